@@ -1,0 +1,269 @@
+"""Query + sentences -> token windows with a token-to-sentence map.
+
+Each window is ``[CLS] query [SEP] context-part [SEP]`` (whatever pair template the tokenizer uses:
+``<s> q </s></s> c </s>`` for XLM-R, and so on) of at most ``max_length`` tokens. The query is repeated
+in every window. The context is tokenised once, with the tokenizer's offset mapping, and each token is
+mapped to the sentence holding its first character; whole sentences are packed greedily into windows,
+and a sentence longer than a window is cut into fragments at word (English) or phrase (Japanese,
+BudouX) boundaries. No context token is ever dropped: every sentence with at least one token appears
+in at least one window. This follows the block layout of OpenProvence's ``process()`` (no overlap
+between windows, query never shared), except that OpenProvence cuts fragments at fixed token counts
+and may drop the tail of an over-long fragment.
+
+Requires a "fast" (Rust ``tokenizers``) tokenizer for offsets and ``sequence_ids``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from .chunking import Sentence, cut_points
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Window", "EncodedContext", "QueryTemplate", "WindowEncoder"]
+
+
+@dataclass(frozen=True)
+class QueryTemplate:
+    """Token ids around the context for one query: ``prefix + context_ids + suffix``.
+
+    Attributes:
+        prefix_ids (list[int]): special tokens, query tokens and separators before the context.
+        suffix_ids (list[int]): special tokens after the context.
+        prefix_type_ids, suffix_type_ids (list[int] | None): token type ids of those tokens, when the
+            tokenizer produces them.
+        context_type_id (int): the token type id of context tokens.
+        query_truncated (bool): whether the query had to be shortened to leave room for the context.
+    """
+
+    prefix_ids: list[int]
+    suffix_ids: list[int]
+    prefix_type_ids: Optional[list[int]]
+    suffix_type_ids: Optional[list[int]]
+    context_type_id: int
+    query_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class EncodedContext:
+    """A context tokenised once: token ids and the sentence index of each token.
+
+    Attributes:
+        token_ids (list[int]): context tokens, no special tokens.
+        sentence_ids (list[int]): for each token, the index of the sentence holding its first character.
+        token_counts (list[int]): number of tokens per sentence (0 for a sentence with no token).
+    """
+
+    token_ids: list[int]
+    sentence_ids: list[int]
+    token_counts: list[int]
+
+
+@dataclass
+class Window:
+    """One model input.
+
+    Attributes:
+        context_index (int): which context of the call this window belongs to.
+        input_ids (list[int]): the full window, special tokens included; ``len <= max_length``.
+        token_type_ids (list[int] | None): aligned with ``input_ids``.
+        sentence_ids (list[int]): aligned with ``input_ids``: sentence index of a context token, -1 for
+            query, special and separator tokens.
+    """
+
+    context_index: int
+    input_ids: list[int]
+    token_type_ids: Optional[list[int]]
+    sentence_ids: list[int] = field(default_factory=list)
+
+
+class WindowEncoder:
+    """Builds windows for a tokenizer and a window size.
+
+    Args:
+        tokenizer: a fast Hugging Face tokenizer (``PreTrainedTokenizerFast``).
+        max_length (int): window size in tokens, query and specials included.
+        max_query_fraction (float): a query longer than this fraction of ``max_length`` tokens is
+            truncated (with a warning) so every window keeps room for context. Defaults to 0.5.
+
+    Raises:
+        TypeError: the tokenizer is not a fast tokenizer (no offset mapping).
+        ValueError: ``max_length`` leaves no room for context tokens.
+    """
+
+    def __init__(self, tokenizer, max_length: int, max_query_fraction: float = 0.5) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise TypeError(
+                f"text-pruner-rag needs a fast tokenizer (offset mapping); got {type(tokenizer).__name__}"
+            )
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.max_query_tokens = max(1, int(self.max_length * max_query_fraction))
+        if self.max_length < 8:
+            raise ValueError(f"max_length must be at least 8 tokens, got {max_length}")
+
+    # -- query template -------------------------------------------------------------------------
+    def template(self, query: str) -> QueryTemplate:
+        """Probe the tokenizer's pair template for ``query`` (works for BERT, RoBERTa, DeBERTa, ModernBERT)."""
+        probe = self.tokenizer(query, "x", add_special_tokens=True, truncation=False)
+        seq_ids = probe.sequence_ids()
+        ids = list(probe["input_ids"])
+        types = list(probe["token_type_ids"]) if "token_type_ids" in probe else None
+        context_positions = [i for i, s in enumerate(seq_ids) if s == 1]
+        if not context_positions:
+            raise ValueError("the tokenizer's pair template puts no token for the context")
+        first, last = context_positions[0], context_positions[-1]
+        prefix, suffix = ids[:first], ids[last + 1:]
+        prefix_types = types[:first] if types else None
+        suffix_types = types[last + 1:] if types else None
+        context_type = types[first] if types else 0
+        query_positions = [i for i in range(first) if seq_ids[i] == 0]
+        truncated = False
+        if len(query_positions) > self.max_query_tokens:
+            drop = set(query_positions[self.max_query_tokens:])
+            keep = [i for i in range(first) if i not in drop]
+            prefix = [ids[i] for i in keep]
+            prefix_types = [types[i] for i in keep] if types else None
+            truncated = True
+            logger.warning(
+                "query has %d tokens; truncated to %d tokens to leave room for the context",
+                len(query_positions), self.max_query_tokens,
+            )
+        return QueryTemplate(prefix, suffix, prefix_types, suffix_types, context_type, truncated)
+
+    def capacity(self, template: QueryTemplate) -> int:
+        """Context tokens that fit in one window with this template."""
+        return self.max_length - len(template.prefix_ids) - len(template.suffix_ids)
+
+    # -- contexts -----------------------------------------------------------------------------
+    def encode_contexts(
+        self, contexts: Sequence[str], sentences: Sequence[Sequence[Sentence]]
+    ) -> list[EncodedContext]:
+        """Tokenise every context once (one batched tokenizer call) and map tokens to sentences."""
+        encoded: list[EncodedContext] = []
+        batch = self.tokenizer(
+            list(contexts), add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+            verbose=False,
+        ) if contexts else {"input_ids": [], "offset_mapping": []}
+        for ids, offsets, sents in zip(batch["input_ids"], batch["offset_mapping"], sentences):
+            starts = [s.start for s in sents]
+            token_ids: list[int] = []
+            sentence_ids: list[int] = []
+            counts = [0] * len(sents)
+            for token_id, (start, end) in zip(ids, offsets):
+                if not sents:
+                    break
+                index = max(0, bisect.bisect_right(starts, start) - 1)
+                token_ids.append(token_id)
+                sentence_ids.append(index)
+                counts[index] += 1
+            encoded.append(EncodedContext(token_ids, sentence_ids, counts))
+        return encoded
+
+    def windows(
+        self,
+        template: QueryTemplate,
+        context_index: int,
+        context: str,
+        sentences: Sequence[Sentence],
+        encoded: EncodedContext,
+        language: str = "en",
+    ) -> list[Window]:
+        """Pack one context's tokens into windows (whole sentences when they fit)."""
+        capacity = self.capacity(template)
+        if capacity < 1:
+            raise ValueError(
+                f"max_length={self.max_length} leaves no room for context tokens after the query"
+            )
+        pieces: list[list[int]] = []  # each piece: positions into encoded.token_ids
+        current: list[int] = []
+        for group in _sentence_groups(encoded.sentence_ids):
+            if len(group) <= capacity - len(current):
+                current.extend(group)
+                continue
+            if current:
+                pieces.append(current)
+                current = []
+            if len(group) <= capacity:
+                current = list(group)
+                continue
+            sentence = sentences[encoded.sentence_ids[group[0]]]
+            for fragment in self._cut_long_sentence(group, sentence, context, capacity, language):
+                if len(fragment) <= capacity - len(current):
+                    current.extend(fragment)
+                else:
+                    if current:
+                        pieces.append(current)
+                    current = list(fragment)
+        if current:
+            pieces.append(current)
+        return [self._window(template, context_index, encoded, piece) for piece in pieces]
+
+    def _cut_long_sentence(
+        self, group: list[int], sentence: Sentence, context: str, capacity: int, language: str
+    ) -> list[list[int]]:
+        """Cut a sentence's token positions into fragments of <= capacity at word/phrase starts."""
+        offsets = self._token_char_starts(context, sentence, len(group))
+        allowed = set(sentence.start + p for p in cut_points(sentence.text, language))
+        fragments: list[list[int]] = []
+        begin = 0
+        while len(group) - begin > capacity:
+            limit = begin + capacity
+            cut = limit
+            for j in range(limit, begin, -1):
+                if offsets is not None and offsets[j] in allowed:
+                    cut = j
+                    break
+            fragments.append(group[begin:cut])
+            begin = cut
+        fragments.append(group[begin:])
+        return fragments
+
+    def _token_char_starts(self, context: str, sentence: Sentence, n_tokens: int) -> Optional[list[int]]:
+        """Character start (in the context) of each token of a sentence, by re-tokenising it."""
+        enc = self.tokenizer(
+            sentence.text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+            verbose=False,
+        )
+        starts = [sentence.start + s for s, _ in enc["offset_mapping"]]
+        if len(starts) != n_tokens:
+            # Tokenising the sentence alone can differ slightly from tokenising it in context;
+            # fall back to hard cuts at the capacity (no token is dropped either way).
+            return None
+        return starts
+
+    @staticmethod
+    def _window(
+        template: QueryTemplate, context_index: int, encoded: EncodedContext, positions: list[int]
+    ) -> Window:
+        ids = [encoded.token_ids[p] for p in positions]
+        input_ids = template.prefix_ids + ids + template.suffix_ids
+        sentence_ids = (
+            [-1] * len(template.prefix_ids)
+            + [encoded.sentence_ids[p] for p in positions]
+            + [-1] * len(template.suffix_ids)
+        )
+        token_type_ids = None
+        if template.prefix_type_ids is not None:
+            token_type_ids = (
+                template.prefix_type_ids
+                + [template.context_type_id] * len(ids)
+                + (template.suffix_type_ids or [])
+            )
+        return Window(context_index, input_ids, token_type_ids, sentence_ids)
+
+
+def _sentence_groups(sentence_ids: list[int]) -> list[list[int]]:
+    """Consecutive token positions grouped by sentence."""
+    groups: list[list[int]] = []
+    previous = None
+    for position, sentence in enumerate(sentence_ids):
+        if sentence != previous:
+            groups.append([])
+            previous = sentence
+        groups[-1].append(position)
+    return groups

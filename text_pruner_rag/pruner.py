@@ -1,0 +1,389 @@
+"""`TextPruner`: load a pruner, run batched windows, assemble pruning results."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
+from .chunking import Sentence, detect_language, sentences_from_list, split_sentences
+from .encoding import Window, WindowEncoder
+from .modeling import TextPrunerModel
+from .policy import PruningPolicy
+from .results import PruningResult, RankedContext, SentenceScore
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TextPruner", "default_model_path"]
+
+Context = Union[str, Sequence[str]]
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+DEFAULT_MODEL_NAME = "text-pruner-minilm-l6-en"
+FALLBACK_THRESHOLD = 0.1
+LANGUAGES = ("auto", "en", "ja")
+
+
+def default_model_path() -> Path:
+    """Folder of the embedded default model shipped inside the package.
+
+    Raises:
+        FileNotFoundError: the package was installed without its embedded model.
+    """
+    path = PRETRAINED_DIR / DEFAULT_MODEL_NAME
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the embedded default model is missing ({path}); reinstall text-pruner-rag or pass a "
+            "model path to TextPruner.from_pretrained"
+        )
+    return path
+
+
+def _resolve_device(device: Optional[str]) -> torch.device:
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from exc
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+    return resolved
+
+
+def _resolve_dtype(dtype: Any) -> Optional[torch.dtype]:
+    if dtype is None or dtype == "auto":
+        return None
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if dtype not in names:
+        raise ValueError(f"invalid dtype {dtype!r}; use one of {sorted(names)} or a torch.dtype")
+    return names[dtype]
+
+
+def _check_query(query: Any) -> str:
+    if query is None or not isinstance(query, str):
+        raise TypeError(f"`query` must be a str, got {type(query).__name__}")
+    if not query.strip():
+        raise ValueError("`query` must not be empty")
+    return query
+
+
+class TextPruner:
+    """Query-dependent context pruner and reranker (Provence method).
+
+    One forward pass per token window gives a reranking score for the context and a keep
+    probability for each token; sentences whose mean keep probability exceeds the threshold are
+    kept, in order, exactly as written.
+
+    Args:
+        model (TextPrunerModel): the model (moved to ``device``).
+        tokenizer: its fast tokenizer.
+        device (str, optional): ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``/None (first available).
+        dtype (str | torch.dtype, optional): ``"float32"``, ``"bfloat16"``, ``"float16"``; None keeps the weights' dtype
+            on GPU and uses float32 on CPU.
+        max_length (int, optional): window size in tokens; defaults to the checkpoint's ``max_length``.
+        batch_size (int): windows per forward pass. Defaults to 32.
+        language (str): ``"auto"`` (per context), ``"en"`` or ``"ja"`` for sentence splitting. Defaults to ``"auto"``.
+
+    Example:
+        >>> pruner = TextPruner.from_pretrained()
+        >>> r = pruner.prune("Who wrote Hamlet?", "Hamlet is a tragedy. It was written by Shakespeare. Paris is in France.")
+        >>> r.pruned_text
+        'Hamlet is a tragedy. It was written by Shakespeare. '
+    """
+
+    def __init__(
+        self,
+        model: TextPrunerModel,
+        tokenizer: Any,
+        *,
+        device: Optional[str] = None,
+        dtype: Any = None,
+        max_length: Optional[int] = None,
+        batch_size: int = 32,
+        language: str = "auto",
+    ) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
+        if int(batch_size) < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+        self.device = _resolve_device(device)
+        torch_dtype = _resolve_dtype(dtype)
+        if torch_dtype is None and self.device.type == "cpu":
+            torch_dtype = torch.float32
+        self.model = model.to(device=self.device, dtype=torch_dtype) if torch_dtype else model.to(self.device)
+        self.model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length or model.config.max_length)
+        model_limit = getattr(model.backbone_config, "max_position_embeddings", None)
+        if model_limit and self.max_length > model_limit:
+            raise ValueError(f"max_length={self.max_length} exceeds the backbone's {model_limit} positions")
+        self.batch_size = int(batch_size)
+        self.language = language
+        self.encoder = WindowEncoder(tokenizer, self.max_length)
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: Optional[Union[str, os.PathLike]] = None,
+        *,
+        device: Optional[str] = None,
+        dtype: Any = None,
+        max_length: Optional[int] = None,
+        batch_size: int = 32,
+        language: str = "auto",
+        allow_pickle: bool = False,
+        **hub_kwargs: Any,
+    ) -> "TextPruner":
+        """Load a pruner: the embedded default (no argument), a local folder, or a hub id.
+
+        Supports our checkpoints and OpenProvence, naver Provence and XProvence checkpoints, loaded
+        natively (never with ``trust_remote_code``).
+
+        Args:
+            name_or_path (str | PathLike, optional): checkpoint folder or hub id; None = the embedded
+                default English model (works offline).
+            device, dtype, max_length, batch_size, language: see :class:`TextPruner`.
+            allow_pickle (bool): accept ``pytorch_model.bin`` weights (read with ``weights_only=True``).
+                Defaults to False.
+            **hub_kwargs: passed to ``huggingface_hub.snapshot_download`` (``revision``, ``cache_dir``,
+                ``local_files_only``, ``token``).
+
+        Raises:
+            FileNotFoundError: the path does not exist and the hub cannot be reached.
+            CheckpointError: the checkpoint is malformed (message says what is wrong).
+        """
+        folder = default_model_path() if name_or_path is None else resolve_checkpoint(
+            name_or_path, allow_pickle=allow_pickle, **hub_kwargs
+        )
+        model = load_pruner_model(folder, allow_pickle=allow_pickle)
+        tokenizer = load_tokenizer(folder)
+        return cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
+                   batch_size=batch_size, language=language)
+
+    def save_pretrained(self, path: Union[str, os.PathLike]) -> None:
+        """Write config.json, model.safetensors and the tokenizer files to ``path``."""
+        self.model.save_pretrained(str(path))
+        self.tokenizer.save_pretrained(str(path))
+
+    @property
+    def default_threshold(self) -> float:
+        """The checkpoint's calibrated sentence keep threshold (0.1 when it records none)."""
+        value = getattr(self.model.config, "default_threshold", None)
+        return FALLBACK_THRESHOLD if value is None else float(value)
+
+    # -- public API ------------------------------------------------------------------------------
+    def prune(
+        self,
+        query: str,
+        context: Context,
+        *,
+        threshold: Optional[float] = None,
+        min_sentences: int = 0,
+        keep_first: bool = False,
+        keep_ratio: Optional[float] = None,
+        token_budget: Optional[int] = None,
+        language: Optional[str] = None,
+    ) -> PruningResult:
+        """Prune one context for one query.
+
+        Args:
+            query (str): the question.
+            context (str | list[str]): the text, or its sentences already split (kept exactly;
+                the context is then ``"".join(sentences)``).
+            threshold (float, optional): keep a sentence iff its keep probability > threshold
+                (``[0, 1]``); defaults to :attr:`default_threshold`.
+            min_sentences, keep_first, keep_ratio, token_budget: see :class:`~text_pruner_rag.policy.PruningPolicy`.
+            language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; defaults to the pruner's.
+
+        Returns:
+            PruningResult: pruned text, reranking score, compression rate (fraction of characters
+            removed) and every sentence with its probability.
+
+        Raises:
+            TypeError: ``query`` or ``context`` (or an item of a context list) has the wrong type.
+            ValueError: empty query, or a policy option out of range.
+        """
+        return self.prune_many(
+            query, [context], threshold=threshold, min_sentences=min_sentences, keep_first=keep_first,
+            keep_ratio=keep_ratio, token_budget=token_budget, language=language,
+        )[0]
+
+    def prune_many(
+        self,
+        query: str,
+        contexts: Sequence[Context],
+        *,
+        threshold: Optional[float] = None,
+        min_sentences: int = 0,
+        keep_first: bool = False,
+        keep_ratio: Optional[float] = None,
+        token_budget: Optional[int] = None,
+        language: Optional[str] = None,
+        batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+    ) -> list[PruningResult]:
+        """Prune many contexts for one query; the windows of all contexts are batched together.
+
+        Args:
+            query (str): the question.
+            contexts (Sequence[str | list[str]]): texts or pre-split sentence lists.
+            batch_size (int, optional): windows per forward pass; defaults to the pruner's.
+            show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
+            Other arguments: see :meth:`prune`.
+
+        Returns:
+            list[PruningResult]: one per context, in input order.
+
+        An empty or whitespace-only context gives ``PruningResult(pruned_text="", score=None,
+        compression_rate=1.0 if it had characters else 0.0, sentences=[])`` without a model call.
+        """
+        _check_query(query)
+        if isinstance(contexts, (str, bytes)) or contexts is None:
+            raise TypeError("`contexts` must be a list of contexts (str or list[str]); for one context use prune()")
+        policy = PruningPolicy(threshold, min_sentences, keep_first, keep_ratio, token_budget)
+        resolved = self.default_threshold if threshold is None else float(threshold)
+        prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
+        sentence_probs, scores, token_counts, fractions = self._score(
+            query, prepared, resolved, batch_size or self.batch_size, show_progress_bar
+        )
+        results = []
+        for index, (text, sentences, _) in enumerate(prepared):
+            fractions_above = fractions[index] if self.model.config.sentence_rounding == "fraction_above_threshold" else None
+            kept = policy.select(sentence_probs[index], threshold=resolved,
+                                 token_counts=token_counts[index], fractions_above=fractions_above)
+            results.append(_assemble(text, sentences, sentence_probs[index], kept, scores[index]))
+        return results
+
+    def rerank(
+        self,
+        query: str,
+        contexts: Sequence[Context],
+        top_n: Optional[int] = None,
+        *,
+        batch_size: Optional[int] = None,
+    ) -> list[RankedContext]:
+        """Rerank contexts by reranking score (best first); no pruning decisions are made.
+
+        Args:
+            query (str): the question.
+            contexts (Sequence[str | list[str]]): texts or pre-split sentence lists.
+            top_n (int, optional): return only the best ``top_n``. None returns all.
+
+        Returns:
+            list[RankedContext]: ``(index, score, text)`` sorted by descending score; contexts with
+            no text (score None) come last.
+        """
+        results = self.prune_many(query, contexts, batch_size=batch_size)
+        ranked = [RankedContext(i, r.score, r.context) for i, r in enumerate(results)]
+        ranked.sort(key=lambda item: float("-inf") if item.score is None else item.score, reverse=True)
+        if top_n is not None:
+            if int(top_n) < 0:
+                raise ValueError(f"`top_n` must be >= 0, got {top_n}")
+            ranked = ranked[: int(top_n)]
+        return ranked
+
+    # -- internals -------------------------------------------------------------------------------
+    def _prepare(self, index: int, context: Context, language: str) -> tuple[str, list[Sentence], str]:
+        if language not in LANGUAGES:
+            raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
+        if isinstance(context, str):
+            lang = detect_language(context) if language == "auto" else language
+            return context, split_sentences(context, lang), lang
+        if context is None:
+            raise TypeError(f"contexts[{index}] must be a str or a list of str, got None")
+        if isinstance(context, (list, tuple)):
+            try:
+                text, sentences = sentences_from_list(context)
+            except TypeError as exc:
+                raise TypeError(f"contexts[{index}]: {exc}") from exc
+            lang = detect_language(text) if language == "auto" else language
+            return text, sentences, lang
+        raise TypeError(f"contexts[{index}] must be a str or a list of str, got {type(context).__name__}")
+
+    def _score(self, query, prepared, threshold, batch_size, show_progress_bar):
+        """Run all windows; return per-context sentence probabilities, scores, token counts, fractions."""
+        template = self.encoder.template(query)
+        texts = [p[0] for p in prepared]
+        encoded = self.encoder.encode_contexts(texts, [p[1] for p in prepared])
+        windows: list[Window] = []
+        for index, ((text, sentences, lang), enc) in enumerate(zip(prepared, encoded)):
+            if sentences:
+                windows.extend(self.encoder.windows(template, index, text, sentences, enc, lang))
+        n = len(prepared)
+        prob_sums = [[0.0] * len(p[1]) for p in prepared]
+        above = [[0] * len(p[1]) for p in prepared]
+        counts = [[0] * len(p[1]) for p in prepared]
+        scores: list[Optional[float]] = [None] * n
+        for window, probs, score in self._run(windows, batch_size, show_progress_bar):
+            c = window.context_index
+            scores[c] = score if scores[c] is None else max(scores[c], score)
+            for sentence, p in zip(window.sentence_ids, probs):
+                if sentence >= 0:
+                    prob_sums[c][sentence] += p
+                    above[c][sentence] += p > threshold
+                    counts[c][sentence] += 1
+        sentence_probs, fractions = [], []
+        for c in range(n):
+            means = [s / k if k else None for s, k in zip(prob_sums[c], counts[c])]
+            sentence_probs.append(_fill_tokenless(means))
+            fractions.append(_fill_tokenless([a / k if k else None for a, k in zip(above[c], counts[c])]))
+        return sentence_probs, scores, counts, fractions
+
+    @torch.inference_mode()
+    def _run(self, windows: list[Window], batch_size: int, show_progress_bar: Optional[bool]):
+        """Yield ``(window, keep probabilities per token, reranking score)``; batches sorted by length."""
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i].input_ids))
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO and len(order) > batch_size
+        pad_id = self.tokenizer.pad_token_id or 0
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, desc="Windows", disable=not show_progress_bar):
+            batch = [windows[i] for i in order[start:start + batch_size]]
+            width = max(len(w.input_ids) for w in batch)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            types = torch.zeros((len(batch), width), dtype=torch.long) if batch[0].token_type_ids else None
+            for row, w in enumerate(batch):
+                ids[row, : len(w.input_ids)] = torch.tensor(w.input_ids)
+                mask[row, : len(w.input_ids)] = 1
+                if types is not None:
+                    types[row, : len(w.token_type_ids)] = torch.tensor(w.token_type_ids)
+            out = self.model(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                token_type_ids=None if types is None else types.to(self.device),
+            )
+            keep = self.model.keep_probabilities(out.pruning_logits).cpu().tolist()
+            ranking = self.model.ranking_scores(out.ranking_logits).cpu().tolist()
+            for row, w in enumerate(batch):
+                yield w, keep[row][: len(w.input_ids)], float(ranking[row])
+
+
+def _fill_tokenless(values: list[Optional[float]]) -> list[float]:
+    """A sentence with no token (e.g. only characters the tokenizer drops) takes its previous
+    sentence's value (the next one's if it is first); 0.0 if no sentence has a token."""
+    filled: list[float] = []
+    for i, v in enumerate(values):
+        if v is None:
+            v = filled[-1] if filled else next((x for x in values[i + 1:] if x is not None), 0.0)
+        filled.append(min(1.0, max(0.0, float(v))))
+    return filled
+
+
+def _assemble(text, sentences, probabilities, kept, score) -> PruningResult:
+    scored = [SentenceScore(s.text, s.start, s.end, p, k) for s, p, k in zip(sentences, probabilities, kept)]
+    pruned = "".join(s.text for s in scored if s.kept)
+    compression = 1.0 - len(pruned) / len(text) if text else 0.0
+    return PruningResult(pruned, score, compression, scored, text)
