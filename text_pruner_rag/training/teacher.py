@@ -1,0 +1,87 @@
+"""Teacher reranking scores: scored once per (query, passage) pair and cached on disk.
+
+The teacher is either a sentence-transformers ``CrossEncoder`` (its ``predict`` with the default
+activation, sigmoid for one-label models: the scale OpenProvence distils) or any checkpoint that
+:class:`~text_pruner_rag.TextPruner` loads (its reranking score). Scores are cached in a JSON-lines
+file named after the teacher, keyed by a hash of the query and passage text, so re-runs and resumed
+runs never score a pair twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+from .data import Passage, Record
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["attach_teacher_scores", "load_teacher"]
+
+
+def _key(query: str, text: str) -> str:
+    return hashlib.sha1(f"{query}\x00{text}".encode("utf-8")).hexdigest()
+
+
+def load_teacher(name_or_path: str, batch_size: int = 32) -> Callable[[list[tuple[str, str]]], list[float]]:
+    """Return ``score(pairs) -> scores`` for a CrossEncoder or a pruner checkpoint."""
+    config_file = Path(name_or_path) / "config.json"
+    if config_file.is_file():
+        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
+        if model_type in ("text_pruner", "open_provence", "Provence", "XProvence"):
+            from ..pruner import TextPruner
+
+            pruner = TextPruner.from_pretrained(name_or_path, batch_size=batch_size)
+
+            def score_with_pruner(pairs):
+                return [pruner.prune_many(q, [t])[0].score or 0.0 for q, t in pairs]
+
+            return score_with_pruner
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(name_or_path)
+
+    def score_with_cross_encoder(pairs):
+        return [float(s) for s in model.predict(pairs, batch_size=batch_size, show_progress_bar=False)]
+
+    return score_with_cross_encoder
+
+
+def attach_teacher_scores(records: list[Record], teacher: str, cache_dir: str | Path,
+                          batch_size: int = 32) -> list[Record]:
+    """Fill every passage's ``teacher_score`` from the cache, scoring missing pairs with ``teacher``."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_file = cache_dir / (hashlib.sha1(teacher.encode()).hexdigest()[:12] + ".jsonl")
+    cache: dict[str, float] = {}
+    if cache_file.is_file():
+        for line in cache_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                cache[item["key"]] = float(item["score"])
+    missing = {}
+    for r in records:
+        for p in r.passages:
+            k = _key(r.query, p.text)
+            if k not in cache:
+                missing[k] = (r.query, p.text)
+    if missing:
+        logger.info("scoring %d pairs with teacher %s (%d cached)", len(missing), teacher, len(cache))
+        score = load_teacher(teacher, batch_size)
+        keys = list(missing)
+        with open(cache_file, "a", encoding="utf-8") as handle:
+            for start in range(0, len(keys), 256):
+                chunk = keys[start:start + 256]
+                for k, s in zip(chunk, score([missing[k] for k in chunk])):
+                    cache[k] = s
+                    handle.write(json.dumps({"key": k, "score": s}) + "\n")
+    out = []
+    for r in records:
+        passages = [Passage(text=p.text, spans=p.spans, relevance=p.relevance, label=p.label, title=p.title,
+                            teacher_score=cache[_key(r.query, p.text)]) for p in r.passages]
+        out.append(Record(id=r.id, query=r.query, language=r.language, source=r.source, answers=r.answers,
+                          passages=passages, meta=r.meta))
+    return out
