@@ -1,0 +1,363 @@
+"""Tests for text_pruner_rag.evaluation (metrics, baselines, harness) and the benchmark scripts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from text_pruner_rag.evaluation import (
+    BM25Selector,
+    KeepAllSelector,
+    RandomSelector,
+    answer_retention,
+    best_threshold,
+    compression_stats,
+    contains_answer,
+    evaluate,
+    f_beta,
+    format_markdown,
+    mean_ndcg_at_k,
+    mean_reciprocal_rank,
+    ndcg_at_k,
+    negatives_emptied,
+    normalize_answer,
+    reciprocal_rank,
+    select_matched_compression,
+    select_top_ratio,
+    sentence_prf,
+    threshold_sweep,
+    tokenize,
+)
+from text_pruner_rag.results import PruningResult, RankedContext, SentenceScore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures: a fake pruner and hand-built records
+
+
+class FakePruner:
+    """Keep probability 0.9 for sentences sharing a content word with the query, else 0.05."""
+
+    default_threshold = 0.1
+
+    def __init__(self):
+        self.calls = []
+
+    @staticmethod
+    def _probability(query: str, sentence: str) -> float:
+        words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}
+        return 0.9 if words & set(re.findall(r"\w+", sentence.lower())) else 0.05
+
+    def prune_many(self, query, contexts, *, threshold=None, keep_ratio=None, batch_size=None):
+        self.calls.append({"threshold": threshold, "batch_size": batch_size})
+        threshold = self.default_threshold if threshold is None else threshold
+        results = []
+        for context in contexts:
+            sentences = context if isinstance(context, list) else [context]
+            scored, start = [], 0
+            for text in sentences:
+                p = self._probability(query, text)
+                scored.append(SentenceScore(text, start, start + len(text), p, p > threshold))
+                start += len(text)
+            full = "".join(sentences)
+            pruned = "".join(s.text for s in scored if s.kept)
+            rate = 1 - len(pruned) / len(full) if full else 0.0
+            score = max((s.probability for s in scored), default=None)
+            results.append(PruningResult(pruned, score, rate, scored, full))
+        return results
+
+    def rerank(self, query, contexts, top_n=None):
+        results = self.prune_many(query, contexts)
+        ranked = sorted(range(len(contexts)), key=lambda i: -results[i].score)
+        return [RankedContext(i, results[i].score, results[i].context) for i in ranked][:top_n]
+
+
+def _passage(sentences, relevance, label):
+    text, spans, start = "".join(sentences), [], 0
+    for s in sentences:
+        spans.append([start, start + len(s)])
+        start += len(s)
+    return {"text": text, "title": "", "spans": spans, "relevance": relevance, "label": label, "teacher_score": None}
+
+
+def _records():
+    return [
+        {
+            "id": "q1", "query": "Where is the Eiffel Tower?", "language": "en", "source": "test",
+            "answers": ["Paris"],
+            "passages": [
+                _passage(["The Eiffel Tower stands in Paris. ", "It was built in 1889. ", "Cats like fish."], [1, 0, 0], 1),
+                _passage(["Bananas are yellow. ", "Rivers flow to the sea."], [0, 0], 0),
+                _passage(["The tower of London is old. ", "Eiffel was an engineer."], [0, 0], 0),
+            ],
+        },
+        {
+            "id": "q2", "query": "富士山の高さは？", "language": "ja", "source": "test", "answers": ["3776メートル"],
+            "passages": [_passage(["富士山の高さは3776メートルである。", "日本一の山だ。"], [1, 0], 1)],
+        },
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+
+
+def test_sentence_prf_hand_computed():
+    # tp=2 (s0, s3), fp=1 (s1), fn=1 (s2), tn=1 (s4); nested and flat inputs agree
+    out = sentence_prf([[1, 1, 0], [1, 0]], [[1, 0, 1], [1, 0]])
+    assert (out["tp"], out["fp"], out["fn"], out["tn"]) == (2, 1, 1, 1)
+    assert out["precision"] == pytest.approx(2 / 3)
+    assert out["recall"] == pytest.approx(2 / 3)
+    assert out["f_beta"] == pytest.approx(2 / 3)
+    assert out["accuracy"] == pytest.approx(3 / 5)
+    flat = sentence_prf([1, 1, 0, 1, 0], [1, 0, 1, 1, 0])
+    assert flat["f_beta"] == out["f_beta"]
+    # P = 1/2, R = 1: F2 = 5 * 0.5 / (4 * 0.5 + 1) = 5/6 ; F1 = 2/3
+    assert sentence_prf([1, 1], [1, 0])["f_beta"] == pytest.approx(5 / 6)
+    assert f_beta(0.5, 1.0, beta=1.0) == pytest.approx(2 / 3)
+    empty = sentence_prf([0, 0], [0, 1])
+    assert (empty["precision"], empty["recall"], empty["f_beta"]) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="one value per sentence"):
+        sentence_prf([1, 0], [1])
+
+
+def test_compression_mean_and_global():
+    out = compression_stats([100, 300, 0], [50, 300, 0])
+    assert out["mean_compression"] == pytest.approx((0.5 + 0.0 + 0.0) / 3)
+    assert out["global_compression"] == pytest.approx(1 - 350 / 400)
+    with pytest.raises(ValueError):
+        compression_stats([10], [11])
+
+
+def test_answer_normalisation_and_retention():
+    assert normalize_answer("The  Eiffel-Tower!") == "eiffeltower"
+    assert normalize_answer("The Beatles, a band") == "beatles band"
+    assert contains_answer("It stands in PARIS, France.", ["Paris"])
+    assert not contains_answer("concatenate", ["cat"])  # word boundaries
+    assert contains_answer("富士山は3776メートル。", ["3776メートル"], "ja")
+    assert not contains_answer("富士山", ["富士山は"], "ja")
+    out = answer_retention(
+        ["in Paris", "", "nothing", "x"],
+        [["Paris"], ["Rome"], ["Berlin"], []],
+        "en",
+        original_texts=["in Paris", "Rome!", "nothing here", "x"],
+    )
+    # passage 3 is skipped (answer never in the original), passage 4 has no answer: 1 of 2
+    assert out == {"answer_retention": 0.5, "n_answerable": 2}
+    assert answer_retention([], [], "en")["answer_retention"] is None
+
+
+def test_negatives_emptied():
+    out = negatives_emptied(["", " \n", "text", "kept"], [0, 0, 0, 1])
+    assert out["negatives_emptied"] == pytest.approx(2 / 3)
+    assert out["n_negatives"] == 3
+    assert negatives_emptied(["a"], [1])["negatives_emptied"] is None
+
+
+def test_ranking_metrics_hand_computed():
+    assert reciprocal_rank([0.1, 0.9, 0.5], [1, 0, 0]) == pytest.approx(1 / 3)
+    assert reciprocal_rank([0.9, 0.1], [1, 0]) == 1.0
+    assert reciprocal_rank([0.5, 0.5, 0.5], [1, 0, 0]) == pytest.approx(1 / 3)  # ties pessimistic
+    assert reciprocal_rank([None, 0.1], [1, 0]) == 0.5
+    assert reciprocal_rank([0.1, 0.2], [0, 0]) is None
+    assert ndcg_at_k([0.1, 0.9], [1, 0]) == pytest.approx(1 / math.log2(3))
+    # two relevant at ranks 1 and 3: (1 + 1/2) / (1 + 1/log2(3))
+    assert ndcg_at_k([0.9, 0.8, 0.7], [1, 0, 1]) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
+    assert ndcg_at_k([0.9, 0.8, 0.7], [0, 0, 1], k=2) == 0.0
+    mrr = mean_reciprocal_rank([[0.9, 0.1], [0.1, 0.9], [0.3]], [[1, 0], [1, 0], [0]])
+    assert mrr == {"mrr": 0.75, "n_queries": 2}
+    assert mean_ndcg_at_k([[0.9, 0.1]], [[1, 0]], k=5)["ndcg"] == 1.0
+
+
+def test_threshold_sweep_and_best_threshold():
+    probs = [[0.9, 0.3], [0.6, 0.05]]
+    gold = [[1, 0], [1, 0]]
+    lengths = [[10, 30], [20, 40]]
+    rows = threshold_sweep(probs, gold, lengths, thresholds=[0.0, 0.5, 0.95])
+    assert [r["threshold"] for r in rows] == [0.0, 0.5, 0.95]
+    # t = 0.0: everything kept (0.05 > 0)
+    assert rows[0]["precision"] == 0.5 and rows[0]["recall"] == 1.0 and rows[0]["compression"] == 0.0
+    # t = 0.5: exactly the gold sentences kept; 30 of 100 chars kept
+    assert rows[1]["f2"] == 1.0 and rows[1]["compression"] == pytest.approx(0.7)
+    assert rows[1]["mean_compression"] == pytest.approx((30 / 40 + 40 / 60) / 2)
+    # t = 0.95: nothing kept
+    assert rows[2]["recall"] == 0.0 and rows[2]["compression"] == 1.0
+    assert best_threshold(probs, gold, lengths, thresholds=[0.0, 0.5, 0.95])["threshold"] == 0.5
+    # strict ">": a probability equal to the threshold is dropped
+    assert threshold_sweep([0.5], [1], [4], thresholds=[0.5])[0]["recall"] == 0.0
+    # ties in F-beta go to the higher threshold
+    assert best_threshold(probs, gold, lengths, thresholds=[0.4, 0.5])["threshold"] == 0.5
+
+
+# --------------------------------------------------------------------------------------------------
+# Baselines
+
+
+def test_matched_compression_hits_target():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(20, 200, size=2000)
+    scores = np.round(rng.random(2000), 1)  # many ties
+    total = lengths.sum()
+    for target in (0.0, 0.25, 0.5, 0.83, 1.0):
+        out = select_matched_compression(scores, lengths, target)
+        assert abs(out["compression"] - target) <= 0.5 * lengths.max() / total + 1e-12
+        kept = np.array(out["kept"])
+        assert out["compression"] == pytest.approx(1 - lengths[kept].sum() / total)
+        if kept.any() and (~kept).any():  # a global cut-off: no dropped sentence scores above a kept one
+            assert scores[~kept].max() <= scores[kept].min()
+    with pytest.raises(ValueError, match="target_compression"):
+        select_matched_compression([1.0], [3], 1.5)
+
+
+def test_top_ratio_per_passage():
+    assert select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], keep_ratio=0.5) == [False, True, False]
+    assert select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], keep_ratio=0.7) == [False, True, True]
+    assert select_top_ratio([0.3, 0.3], [5, 5], keep_ratio=1.0) == [True, True]
+    assert select_top_ratio([0.3, 0.3], [5, 5], keep_ratio=0.0) == [False, False]
+
+
+def test_random_selector_deterministic_per_seed():
+    sentences = ["a b", "c d", "e f", "g h"]
+    first = RandomSelector(seed=3).scores("q", sentences)
+    other = RandomSelector(seed=3)
+    other.scores("another query", ["x"])  # call order does not matter
+    assert other.scores("q", sentences) == first
+    assert RandomSelector(seed=4).scores("q", sentences) != first
+    assert all(0.0 <= x < 1.0 for x in first)
+    assert KeepAllSelector().scores("q", sentences) == [1.0] * 4
+
+
+def test_bm25_ranks_the_matching_sentence_first():
+    bm25 = BM25Selector()
+    sentences = ["Cats sleep a lot. ", "The Eiffel Tower is in Paris. ", "Rain falls in autumn."]
+    scores = bm25.scores("where is the eiffel tower", sentences)
+    assert int(np.argmax(scores)) == 1
+    assert bm25.scores("eiffel tower", ["The Eiffel Tower.", "Nothing."]) [0] > 0.0  # tiny corpora work
+    ja = bm25.scores("富士山の高さ", ["東京は首都だ。", "富士山の高さは3776メートル。"])
+    assert int(np.argmax(ja)) == 1
+    assert tokenize("富士山は、日本", "ja") == ["富士", "士山", "山は", "日本"]
+    assert bm25.scores("", ["a"]) == [0.0] and bm25.scores("q", []) == []
+
+
+@pytest.fixture(scope="module")
+def minilm_selector():
+    from text_pruner_rag.evaluation import EmbeddingSelector
+
+    return EmbeddingSelector()
+
+
+def test_embedding_selector(minilm_selector):
+    sentences = ["The Eiffel Tower is located in Paris, France.", "Bananas are rich in potassium."]
+    scores = minilm_selector.scores("Where is the Eiffel Tower?", sentences)
+    assert scores[0] > scores[1] and all(-1.0 <= s <= 1.0 for s in scores)
+    many = minilm_selector.scores_many("Where is the Eiffel Tower?", [sentences, [], sentences[:1]])
+    assert [len(g) for g in many] == [2, 0, 1] and many[2][0] == pytest.approx(scores[0], abs=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------
+# Harness
+
+
+def test_evaluate_with_fake_pruner(minilm_selector):
+    pruner = FakePruner()
+    report = evaluate(
+        pruner,
+        _records(),
+        sweep_thresholds=[0.01, 0.5],
+        baselines=["keep_all", "random", "bm25", minilm_selector],
+        batch_size=4,
+    )
+    for key in ("n_records", "n_passages", "n_sentences", "threshold", "target_compression", "methods", "ranking",
+                "sweep", "best_threshold", "pruner_seconds"):  # fmt: skip
+        assert key in report
+    assert report["n_passages"] == 4 and report["n_sentences"] == 9 and report["threshold"] == 0.1
+    assert pruner.calls[0] == {"threshold": None, "batch_size": 4}
+    expected = {"pruner", "pruner_best_threshold", "keep_all", "random", "random_per_passage", "bm25",
+                "bm25_per_passage", "embedding", "embedding_per_passage"}  # fmt: skip
+    assert set(report["methods"]) == expected
+    row_keys = {"precision", "recall", "f_beta", "f2", "mean_compression", "global_compression",
+                "answer_retention", "negatives_emptied", "selection"}  # fmt: skip
+    for row in report["methods"].values():
+        assert row_keys <= set(row)
+    pruner_row = report["methods"]["pruner"]
+    # the fake pruner keeps "The Eiffel Tower stands in Paris." (gold) and both sentences of the
+    # London/engineer negative; it misses the Japanese gold sentence (no shared \w+ word)
+    assert (pruner_row["tp"], pruner_row["fp"], pruner_row["fn"], pruner_row["tn"]) == (1, 2, 1, 5)
+    assert report["methods"]["keep_all"]["recall"] == 1.0
+    assert report["methods"]["keep_all"]["answer_retention"] == 1.0
+    assert report["methods"]["keep_all"]["global_compression"] == 0.0
+    assert pruner_row["negatives_emptied"] == 0.5  # bananas emptied; Eiffel-engineer passage not
+    assert set(report["ranking"]) == {"pruner", "random", "bm25", "embedding"}
+    assert report["ranking"]["pruner"]["n_queries"] == 1
+    assert report["best_threshold"]["threshold"] in (0.01, 0.5)
+    markdown = format_markdown({"toy": report})
+    assert "| pruner | threshold |" in markdown and "Threshold sweep" in markdown
+    json.dumps(report)  # JSON-serialisable
+
+
+def test_evaluate_aligns_merged_sentences_by_offsets():
+    class MergingPruner(FakePruner):
+        """Returns the first gold sentence of each context as a single kept sentence, the rest merged."""
+
+        def prune_many(self, query, contexts, **kwargs):
+            results = []
+            for sentences in contexts:
+                full, head = "".join(sentences), len(sentences[0])
+                scored = [SentenceScore(full[:head], 0, head, 0.8, True)]
+                if len(full) > head:
+                    scored.append(SentenceScore(full[head:], head, len(full), 0.2, False))
+                results.append(PruningResult(full[:head], 0.5, 1 - head / len(full), scored, full))
+            return results
+
+    report = evaluate(MergingPruner(), _records(), baselines=[])
+    row = report["methods"]["pruner"]
+    # first sentence of each of the 4 passages kept: 2 gold (tp), 2 negatives (fp), 5 dropped (tn)
+    assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (2, 2, 0, 5)
+    assert report["ranking"]["pruner"]["mrr"] == pytest.approx(1 / 3)  # constant scores, ties pessimistic
+
+
+def test_evaluate_rejects_bad_records():
+    bad = _records()[:1]
+    bad[0]["passages"][0]["relevance"] = [1]
+    with pytest.raises(ValueError, match="one relevance label per span"):
+        evaluate(FakePruner(), bad, baselines=[])
+
+
+# --------------------------------------------------------------------------------------------------
+# Benchmark scripts (thin CLIs) with the fake pruner
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quality_script_writes_reports(tmp_path):
+    quality = _load_script("quality")
+    args = quality.parse_args(
+        ["--sets", "toy", "--baselines", "keep_all,random,bm25", "--thresholds", "0.05,0.5",
+         "--out", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")]  # fmt: skip
+    )
+    report = quality.run(args, pruner=FakePruner(), dev_sets={"toy": _records()})
+    assert set(report["sets"]) == {"toy"}
+    assert json.loads((tmp_path / "r.json").read_text())["sets"]["toy"]["n_passages"] == 4
+    assert "### toy" in (tmp_path / "r.md").read_text()
+
+
+def test_speed_script_reports_ratio():
+    speed = _load_script("speed")
+    groups = speed.synthetic_groups(n_contexts=12, group_size=4, sentences_per_context=3, seed=0)
+    assert len(groups) == 3 and all(len(contexts) == 4 for _, contexts in groups)
+    out = speed.benchmark(FakePruner(), groups, batch_size=4, repeats=1, warmup=False)
+    assert {"rerank_seq_per_s", "prune_seq_per_s", "ratio_prune_over_rerank"} <= set(out)
+    assert out["n_contexts"] == 12 and out["ratio_prune_over_rerank"] > 0
