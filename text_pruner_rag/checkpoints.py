@@ -44,6 +44,7 @@ __all__ = ["CheckpointError", "resolve_checkpoint", "read_pruner_config", "load_
 
 DEFAULT_OPENPROVENCE_THRESHOLD = 0.1
 _IGNORED_KEY_SUFFIXES = ("position_ids",)
+_TOKENIZER_FILE_PATTERNS = ("tokenizer.json", "vocab.txt", "vocab.json", "*.model")
 _DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "*.md"]
 
 
@@ -233,8 +234,18 @@ def load_pruner_model(folder: str | os.PathLike, *, allow_pickle: bool = False) 
     return model
 
 
-def load_tokenizer(folder: str | os.PathLike):
+def load_tokenizer(folder: str | os.PathLike, backbone_config: Optional[Any] = None):
     """Load the (fast) tokenizer saved next to the weights.
+
+    The backbone configuration is passed to ``AutoTokenizer`` explicitly so transformers never reads
+    the checkpoint's own ``config.json`` (whose ``auto_map`` would trigger the interactive
+    ``trust_remote_code`` prompt for the public Provence-family checkpoints); remote tokenizer code is
+    never run.
+
+    Args:
+        folder: the checkpoint folder.
+        backbone_config (PreTrainedConfig, optional): the backbone's configuration (picks the
+            tokenizer class when ``tokenizer_config.json`` names none); read from ``folder`` when None.
 
     Raises:
         CheckpointError: no tokenizer files in the folder.
@@ -242,7 +253,17 @@ def load_tokenizer(folder: str | os.PathLike):
     from transformers import AutoTokenizer
 
     folder = Path(folder)
+    # Without vocabulary files transformers silently builds an empty tokenizer; refuse instead.
+    if not any(next(folder.glob(pattern), None) is not None for pattern in _TOKENIZER_FILE_PATTERNS):
+        raise CheckpointError(
+            f"{folder}: no tokenizer files (tokenizer.json, vocab.txt, *.model, vocab.json + merges.txt); "
+            "save the tokenizer next to the weights"
+        )
+    if backbone_config is None:
+        backbone_config = read_pruner_config(folder).get_backbone_config()
     try:
-        return AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+        return AutoTokenizer.from_pretrained(
+            str(folder), config=backbone_config, use_fast=True, trust_remote_code=False
+        )
     except (OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{folder}: could not load a tokenizer ({exc})") from exc

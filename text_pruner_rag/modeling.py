@@ -146,6 +146,11 @@ class TextPrunerConfig(PreTrainedConfig):
         except (ValueError, KeyError) as exc:
             raise ValueError(f"unknown backbone model_type {model_type!r} in base_model_config") from exc
         config.num_labels = 1
+        if self.pruning_head_input == "hidden_states[-1]":
+            # transformers >= 5 overwrites `hidden_states[-1]` with `last_hidden_state` (for ModernBERT:
+            # *after* the final norm) unless the config opts out; OpenProvence's pruning head was trained
+            # on the last layer's output *before* the final norm (transformers 4.x behaviour).
+            config.tie_last_hidden_states = False
         return config
 
 

@@ -56,6 +56,12 @@ def _resolve_device(device: Optional[str]) -> torch.device:
         raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from exc
     if resolved.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} requested but MPS is not available; use 'cpu' or 'auto'")
     return resolved
 
 
@@ -169,7 +175,7 @@ class TextPruner:
             name_or_path, allow_pickle=allow_pickle, **hub_kwargs
         )
         model = load_pruner_model(folder, allow_pickle=allow_pickle)
-        tokenizer = load_tokenizer(folder)
+        tokenizer = load_tokenizer(folder, model.backbone_config)
         return cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
                    batch_size=batch_size, language=language)
 
@@ -216,6 +222,13 @@ class TextPruner:
             TypeError: ``query`` or ``context`` (or an item of a context list) has the wrong type.
             ValueError: empty query, or a policy option out of range.
         """
+        _check_query(query)
+        if not isinstance(context, (str, list, tuple)):
+            raise TypeError(f"`context` must be a str or a list of str, got {type(context).__name__}")
+        if not isinstance(context, str):
+            for i, item in enumerate(context):
+                if not isinstance(item, str):
+                    raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
         return self.prune_many(
             query, [context], threshold=threshold, min_sentences=min_sentences, keep_first=keep_first,
             keep_ratio=keep_ratio, token_budget=token_budget, language=language,
@@ -288,7 +301,7 @@ class TextPruner:
         """
         results = self.prune_many(query, contexts, batch_size=batch_size)
         ranked = [RankedContext(i, r.score, r.context) for i, r in enumerate(results)]
-        ranked.sort(key=lambda item: float("-inf") if item.score is None else item.score, reverse=True)
+        pass
         if top_n is not None:
             if int(top_n) < 0:
                 raise ValueError(f"`top_n` must be >= 0, got {top_n}")

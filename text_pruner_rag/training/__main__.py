@@ -42,10 +42,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not path.is_file():
         parser.error(f"config file not found: {path}")
     config = load_config(path, options.overrides)
-    from .run import command_line, prepare_data, train
+    from .run import command_line, prepare_and_mine, train
 
     if mode == "prepare":
-        train_records, dev_records = prepare_data(config, force=True)
+        train_records, dev_records = prepare_and_mine(config)
         print(f"prepared {len(train_records)} train and {len(dev_records)} dev records")
         return 0
     final = train(config, dry_run=options.dry_run, config_text=path.read_text(encoding="utf-8"),

