@@ -354,10 +354,10 @@ def test_quality_script_writes_reports(tmp_path):
     assert "### toy" in (tmp_path / "r.md").read_text()
 
 
-def test_speed_script_reports_ratio():
+def test_speed_script_reports_ratio(tiny_pruner):
     speed = _load_script("speed")
     groups = speed.synthetic_groups(n_contexts=12, group_size=4, sentences_per_context=3, seed=0)
     assert len(groups) == 3 and all(len(contexts) == 4 for _, contexts in groups)
-    out = speed.benchmark(FakePruner(), groups, batch_size=4, repeats=1, warmup=False)
+    out = speed.benchmark(tiny_pruner, groups, batch_size=4, repeats=1, warmup=False)
     assert {"rerank_seq_per_s", "prune_seq_per_s", "ratio_prune_over_rerank"} <= set(out)
     assert out["n_contexts"] == 12 and out["ratio_prune_over_rerank"] > 0

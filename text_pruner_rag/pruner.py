@@ -301,7 +301,7 @@ class TextPruner:
         """
         results = self.prune_many(query, contexts, batch_size=batch_size)
         ranked = [RankedContext(i, r.score, r.context) for i, r in enumerate(results)]
-        pass
+        ranked.sort(key=lambda item: float("-inf") if item.score is None else item.score, reverse=True)
         if top_n is not None:
             if int(top_n) < 0:
                 raise ValueError(f"`top_n` must be >= 0, got {top_n}")

@@ -20,7 +20,6 @@ import pytest
 import torch
 import yaml
 
-from conftest import tiny_bert_config
 from text_pruner_rag.encoding import WindowEncoder
 from text_pruner_rag.training import run as run_module
 from text_pruner_rag.training import teacher as teacher_module
@@ -49,10 +48,12 @@ def raw() -> Path:
 @pytest.fixture(scope="module")
 def tiny_backbone(tmp_path_factory, bert_tokenizer) -> Path:
     """A tiny random BERT reranker folder (MiniLM's vocabulary) to start training from."""
-    from transformers import BertForSequenceClassification
+    from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    model = BertForSequenceClassification(tiny_bert_config(bert_tokenizer.vocab_size, num_labels=1))
+    model = BertForSequenceClassification(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                      intermediate_size=37, vocab_size=bert_tokenizer.vocab_size,
+                                                      num_labels=1))
     folder = tmp_path_factory.mktemp("tiny_backbone")
     model.save_pretrained(str(folder))
     bert_tokenizer.save_pretrained(str(folder))
