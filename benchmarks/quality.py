@@ -52,6 +52,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0, help="random baseline and tie-breaking seed")
     parser.add_argument("--embedding-model", default=None, help="model of the embedding baseline")
+    parser.add_argument("--other-article-negatives", type=int, default=0, metavar="N",
+                        help="also evaluate `<set>_other_articles`: each query's gold passage plus N passages drawn "
+                             "(seeded) from other articles, to measure how often unrelated passages are emptied")
     parser.add_argument("--out", default=None, help="write the JSON report here")
     parser.add_argument("--markdown", default=None, help="write the markdown tables here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -77,6 +80,40 @@ def load_dev_sets(args: argparse.Namespace) -> dict[str, list[dict]]:
     return build_dev_sets(args.data_dir, limit=args.limit)
 
 
+def _as_dict(record) -> dict:
+    return record.to_dict() if hasattr(record, "to_dict") else dict(record)
+
+
+def other_article_set(records: list, n: int, seed: int = 0) -> list[dict]:
+    """Each record's positive passages plus ``n`` passages from records of *other* articles (label 0).
+
+    An article is identified by the positive passage's title (its text when untitled). Draws are
+    seeded and never take a passage containing one of the query's gold answers.
+    """
+    import random
+
+    rows = [_as_dict(r) for r in records]
+    pool = []
+    for row in rows:
+        for p in row["passages"]:
+            pool.append((p.get("title") or row["passages"][0]["text"][:80], p))
+    out = []
+    for index, row in enumerate(rows):
+        positives = [p for p in row["passages"] if p["label"] == 1]
+        article = positives[0].get("title") or positives[0]["text"][:80] if positives else None
+        rng = random.Random(f"{seed}|{index}")
+        answers = [a.lower() for a in row.get("answers", []) if a]
+        negatives, tries = [], 0
+        while len(negatives) < n and tries < 50 * n:
+            tries += 1
+            title, p = pool[rng.randrange(len(pool))]
+            if title == article or any(a in p["text"].lower() for a in answers) or p in negatives:
+                continue
+            negatives.append({**p, "label": 0, "relevance": [0] * len(p["spans"]), "teacher_score": None})
+        out.append({**row, "id": f"{row['id']}+other", "passages": positives + negatives})
+    return out
+
+
 def load_pruner(model: str, device: str):
     """``TextPruner.from_pretrained`` (``model='default'`` = the embedded model)."""
     from text_pruner_rag import TextPruner
@@ -88,6 +125,12 @@ def run(args: argparse.Namespace, pruner=None, dev_sets: Optional[dict] = None) 
     """Evaluate every requested set; write ``--out``/``--markdown``; return the report."""
     started = time.perf_counter()
     dev_sets = load_dev_sets(args) if dev_sets is None else dev_sets
+    if getattr(args, "other_article_negatives", 0):
+        for name in list(args.set_names):
+            if name in dev_sets:
+                records = dev_sets[name][: args.limit] if args.limit else dev_sets[name]
+                dev_sets[f"{name}_other_articles"] = other_article_set(records, args.other_article_negatives, args.seed)
+                args.set_names.append(f"{name}_other_articles")
     missing = [name for name in args.set_names if name not in dev_sets]
     if missing:
         raise SystemExit(f"Unknown dev set(s) {missing}; available: {sorted(dev_sets)}.")
