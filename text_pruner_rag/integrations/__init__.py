@@ -1,0 +1,199 @@
+"""LangChain and LlamaIndex adapters for :class:`~text_pruner_rag.TextPruner`.
+
+- :class:`~text_pruner_rag.integrations.langchain.TextPrunerCompressor`, a LangChain
+  ``BaseDocumentCompressor`` (``pip install "text-pruner-rag[langchain]"``);
+- :class:`~text_pruner_rag.integrations.llama_index.TextPrunerPostprocessor`, a LlamaIndex
+  ``BaseNodePostprocessor`` (``pip install "text-pruner-rag[llama-index]"``).
+
+Both are imported lazily, so importing this package pulls in neither framework. Both take the same
+options (defined once here, in :class:`PrunerSettings`) and apply them in the same order:
+
+1. every document of the query is reranked and pruned in one batched
+   :meth:`TextPruner.prune_many <text_pruner_rag.TextPruner.prune_many>` call;
+2. a document whose sentences were all pruned is handled as ``on_empty`` says
+   (``"drop"`` it, keep its ``"best_sentence"``, or ``"keep"`` it whole);
+3. documents whose reranking score is below ``score_threshold`` are dropped (kept when ``>=``);
+4. of the rest, the ``top_n`` with the highest reranking scores are kept;
+5. they are returned best first when ``reorder=True`` (the default), else in their input order.
+
+The adapters hold no model logic: the pruner does all the scoring, the adapters only choose and copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
+
+try:
+    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+except ImportError as exc:  # pragma: no cover - both frameworks depend on pydantic
+    raise ImportError(
+        "text_pruner_rag.integrations needs LangChain or LlamaIndex: "
+        'pip install "text-pruner-rag[langchain]" or pip install "text-pruner-rag[llama-index]"'
+    ) from exc
+
+if TYPE_CHECKING:
+    from text_pruner_rag import TextPruner
+    from text_pruner_rag.results import PruningResult
+
+__all__ = ["TextPrunerCompressor", "TextPrunerPostprocessor", "PrunerSettings", "OnEmpty"]
+
+logger = logging.getLogger(__name__)
+
+OnEmpty = Literal["drop", "best_sentence", "keep"]
+"""What to do with a document whose sentences were all pruned."""
+
+_LOAD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """One document that survived selection: where it was in the input and what to return."""
+
+    index: int
+    score: Optional[float]
+    text: str
+    compression_rate: float
+
+
+class PrunerSettings(BaseModel):
+    """The options shared by both adapters, and the logic that applies them.
+
+    Not used directly: it is the first base of ``TextPrunerCompressor`` and ``TextPrunerPostprocessor``.
+    Pass either ``model`` (and optionally ``device``) to load a pruner on first use, or ``pruner=`` an
+    already loaded :class:`~text_pruner_rag.TextPruner`, which many adapters may share.
+
+    Raises:
+        ValueError: when both ``pruner`` and ``model`` or ``device`` are given.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    model: Optional[str] = Field(
+        default=None,
+        description="Name or local path of the pruner checkpoint, loaded on first use with "
+        "TextPruner.from_pretrained. None: the embedded default model. Not allowed with `pruner`.",
+    )
+    device: Optional[str] = Field(
+        default=None,
+        description='Device to load `model` on ("cpu", "cuda", "cuda:1", "mps"). None: picked by TextPruner.',
+    )
+    threshold: Optional[float] = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Sentence keep threshold in [0, 1]: a sentence is kept when its keep probability is "
+        "above it. None: the model's calibrated default (pruner.default_threshold).",
+    )
+    min_sentences: int = Field(
+        default=0, ge=0, description="Keep at least this many sentences of every document (the most probable ones)."
+    )
+    keep_first: bool = Field(
+        default=False, description="Keep the first sentence (often a title) of a document whenever another one is kept."
+    )
+    on_empty: OnEmpty = Field(
+        default="drop",
+        description='A document whose sentences were all pruned: "drop" it, keep its "best_sentence" '
+        '(highest keep probability), or "keep" it whole and unpruned. Its reranking score is kept in '
+        "every case, so score_threshold and top_n still apply.",
+    )
+    score_threshold: Optional[float] = Field(
+        default=None,
+        description="Drop documents whose reranking score is below this value (kept when score >= "
+        "score_threshold). Applied before top_n. None: no cut-off.",
+    )
+    top_n: Optional[int] = Field(
+        default=None, ge=1, description="Return at most this many documents, the best by reranking score. None: all."
+    )
+    reorder: bool = Field(
+        default=True,
+        description="Return documents sorted by reranking score, best first. False: keep the input "
+        "(retrieval) order; top_n still keeps the best-scored ones.",
+    )
+    keep_original: bool = Field(default=False, description="Also store the unpruned text in the metadata.")
+    batch_size: Optional[int] = Field(
+        default=None, ge=1, description="Token windows per forward pass. None: the pruner's own batch size."
+    )
+
+    _pruner: Any = PrivateAttr(default=None)
+
+    def __init__(self, *, pruner: Optional["TextPruner"] = None, **data: Any) -> None:
+        if pruner is not None and (data.get("model") is not None or data.get("device") is not None):
+            raise ValueError(
+                f"{type(self).__name__} takes either `pruner` (an already loaded TextPruner) or "
+                "`model`/`device` (to load one), not both."
+            )
+        super().__init__(**data)
+        self._pruner = pruner
+
+    @property
+    def pruner(self) -> "TextPruner":
+        """The :class:`~text_pruner_rag.TextPruner`, loaded from ``model`` on first access."""
+        if self._pruner is None:
+            with _LOAD_LOCK:  # two concurrent first calls must not load the model twice
+                if self._pruner is None:
+                    from text_pruner_rag import TextPruner
+
+                    logger.info("Loading pruner %s", self.model or "(embedded default model)")
+                    self._pruner = TextPruner.from_pretrained(self.model, device=self.device)
+        return self._pruner
+
+    def _prune(self, query: str, texts: Sequence[str]) -> list["PruningResult"]:
+        """Rerank and prune all ``texts`` for ``query`` in one batched call, one result per text."""
+        results = self.pruner.prune_many(
+            query,
+            list(texts),
+            threshold=self.threshold,
+            min_sentences=self.min_sentences,
+            keep_first=self.keep_first,
+            batch_size=self.batch_size,
+            show_progress_bar=False,  # a progress bar per retrieval is noise in a RAG pipeline
+        )
+        if len(results) != len(texts):
+            raise RuntimeError(f"prune_many returned {len(results)} results for {len(texts)} contexts.")
+        return results
+
+    def _select(self, texts: Sequence[str], results: Sequence["PruningResult"]) -> list[_Kept]:
+        """Apply on_empty, score_threshold, top_n and reorder, in that order (see the module docstring)."""
+        kept = []
+        for index, (original, result) in enumerate(zip(texts, results)):
+            text = self._output_text(original, result)
+            if text is None:
+                continue
+            if self.score_threshold is not None and (result.score is None or result.score < self.score_threshold):
+                continue
+            rate = result.compression_rate if text == result.pruned_text else _compression(original, text)
+            kept.append(_Kept(index, result.score, text, rate))
+        best_first = sorted(kept, key=lambda k: (k.score is None, -(k.score or 0.0)))  # stable on ties
+        if self.top_n is not None:
+            best_first = best_first[: self.top_n]
+        return best_first if self.reorder else sorted(best_first, key=lambda k: k.index)
+
+    def _output_text(self, original: str, result: "PruningResult") -> Optional[str]:
+        """The text to return for one document, or None to drop it."""
+        if result.pruned_text.strip():
+            return result.pruned_text
+        if self.on_empty == "keep":
+            return original
+        if self.on_empty == "best_sentence" and result.sentences:
+            return max(result.sentences, key=lambda s: s.probability).text  # first one on ties
+        return None
+
+
+def _compression(original: str, text: str) -> float:
+    """Fraction of ``original``'s characters not in ``text``."""
+    return 1.0 - len(text) / len(original) if original else 0.0
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TextPrunerCompressor":
+        from text_pruner_rag.integrations.langchain import TextPrunerCompressor
+
+        return TextPrunerCompressor
+    if name == "TextPrunerPostprocessor":
+        from text_pruner_rag.integrations.llama_index import TextPrunerPostprocessor
+
+        return TextPrunerPostprocessor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
