@@ -101,7 +101,7 @@ def test_threshold_table_by_hand():
     assert row["recall"] == pytest.approx(0.5)
     assert row["f_beta"] == pytest.approx(0.5)
     assert row["compression"] == pytest.approx(1 - 30 / 100)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="one value per sentence"):
         threshold_table([0.1], [1, 0], [1], [0.5])
 
 

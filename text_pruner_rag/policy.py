@@ -121,39 +121,26 @@ def threshold_table(
 ) -> list[dict[str, float]]:
     """Sentence-level precision, recall, F-beta and character compression per threshold.
 
+    A thin alias of :func:`text_pruner_rag.evaluation.metrics.threshold_sweep` (one implementation
+    serves calibration and evaluation): keep iff probability > threshold, micro-averaged.
+
     Args:
         probabilities (Sequence[float]): keep probability per sentence (all sentences of a dev set).
         labels (Sequence[int]): gold relevance per sentence (1 relevant, 0 not).
         char_lengths (Sequence[int]): characters per sentence.
-        thresholds (Sequence[float]): thresholds to evaluate (keep iff probability > threshold).
+        thresholds (Sequence[float]): thresholds to evaluate.
         beta (float): recall weight of F-beta. Defaults to 2 (F2, the OpenProvence headline metric).
 
     Returns:
         list[dict]: one row per threshold with ``threshold``, ``precision``, ``recall``, ``f_beta``
-        and ``compression`` (fraction of all characters removed, ``[0, 1]``), micro-averaged.
+        and ``compression`` (fraction of all characters removed, ``[0, 1]``), among others.
+
+    Raises:
+        ValueError: inputs of different lengths.
     """
-    if not (len(probabilities) == len(labels) == len(char_lengths)):
-        raise ValueError("probabilities, labels and char_lengths must have the same length")
-    total_chars = max(1, sum(char_lengths))
-    rows = []
-    for t in thresholds:
-        tp = fp = fn = kept_chars = 0
-        for p, y, n in zip(probabilities, labels, char_lengths):
-            keep = p > t
-            tp += keep and y == 1
-            fp += keep and y != 1
-            fn += (not keep) and y == 1
-            kept_chars += n if keep else 0
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        b2 = beta * beta
-        denom = b2 * precision + recall
-        f_beta = (1 + b2) * precision * recall / denom if denom else 0.0
-        rows.append({
-            "threshold": float(t), "precision": precision, "recall": recall,
-            "f_beta": f_beta, "compression": 1.0 - kept_chars / total_chars,
-        })
-    return rows
+    from .evaluation.metrics import threshold_sweep
+
+    return threshold_sweep(list(probabilities), list(labels), list(char_lengths), list(thresholds), beta=beta)
 
 
 def calibrate_threshold(
