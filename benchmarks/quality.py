@@ -42,7 +42,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default", help="checkpoint path or hub id; 'default' = embedded model")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"), help="the shared data folder")
-    parser.add_argument("--sets", default="qed_dev,xquad_en", help="comma-separated: qed_dev, xquad_en, jaquad_dev")
+    parser.add_argument("--sets", default="qed_dev,xquad_en", help="comma-separated: qed_dev, qed_dev_single (human-selected sentence "
+                        "only), xquad_en, jaquad_dev")
     parser.add_argument("--records", nargs="*", default=[], help="unified-record JSONL files (not --data-dir)")
     parser.add_argument("--limit", type=int, default=None, help="at most N records per set (the first N)")
     parser.add_argument("--threshold", type=float, default=None, help="pruner threshold (default: the checkpoint's)")
@@ -77,24 +78,29 @@ def load_dev_sets(args: argparse.Namespace) -> dict[str, list[dict]]:
         from text_pruner_rag.training.data import build_dev_sets
     except ImportError as exc:
         raise SystemExit(f"Cannot import build_dev_sets ({exc}); pass --records FILE.jsonl instead.") from exc
-    return build_dev_sets(args.data_dir, limit=args.limit)
+    # No limit here: `run` applies --limit per set, and other-article negatives draw from the whole set.
+    sets = build_dev_sets(args.data_dir)
+    sets["qed_dev_single"] = [r for r in sets["qed_dev"] if r.meta.get("explanation_type") == "single_sentence"]
+    return sets
 
 
 def _as_dict(record) -> dict:
     return record.to_dict() if hasattr(record, "to_dict") else dict(record)
 
 
-def other_article_set(records: list, n: int, seed: int = 0) -> list[dict]:
+def other_article_set(records: list, n: int, seed: int = 0, pool_records: Optional[list] = None) -> list[dict]:
     """Each record's positive passages plus ``n`` passages from records of *other* articles (label 0).
 
     An article is identified by the positive passage's title (its text when untitled). Draws are
-    seeded and never take a passage containing one of the query's gold answers.
+    seeded, come from ``pool_records`` (default: ``records``; pass the whole dev set when ``records``
+    is a prefix, which may cover a single article) and never take a passage containing one of the
+    query's gold answers.
     """
     import random
 
     rows = [_as_dict(r) for r in records]
     pool = []
-    for row in rows:
+    for row in (rows if pool_records is None else [_as_dict(r) for r in pool_records]):
         for p in row["passages"]:
             pool.append((p.get("title") or row["passages"][0]["text"][:80], p))
     out = []
@@ -129,7 +135,8 @@ def run(args: argparse.Namespace, pruner=None, dev_sets: Optional[dict] = None) 
         for name in list(args.set_names):
             if name in dev_sets:
                 records = dev_sets[name][: args.limit] if args.limit else dev_sets[name]
-                dev_sets[f"{name}_other_articles"] = other_article_set(records, args.other_article_negatives, args.seed)
+                dev_sets[f"{name}_other_articles"] = other_article_set(records, args.other_article_negatives, args.seed,
+                                                                       pool_records=dev_sets[name])
                 args.set_names.append(f"{name}_other_articles")
     missing = [name for name in args.set_names if name not in dev_sets]
     if missing:
