@@ -288,7 +288,7 @@ def _mined(config: TrainConfig, records: list[Record], dry_run: bool) -> list[Re
 
 
 def _backbone_license(backbone: str) -> str:
-    lowered = backbone.lower()
+    lowered = backbone.lower().replace("_", "-")
     for key, value in BACKBONE_LICENSES.items():
         if key in lowered:
             return value
