@@ -170,4 +170,6 @@ def test_default_model_ranks_the_answer_first():
     docs = TextPrunerCompressor(pruner=load_default_pruner()).compress_documents(documents, QUESTION)
     assert docs[0].id == ANSWER_ID
     assert "1911" in docs[0].page_content
-    assert docs[0].metadata["compression_rate"] > 0.0
+    # Unrelated documents lose sentences, and at least one is dropped whole (on_empty="drop").
+    assert len(docs) < len(CORPUS)
+    assert all(d.metadata["compression_rate"] > 0.0 for d in docs[1:])
