@@ -261,7 +261,7 @@ class TextPruner:
             list[PruningResult]: one per context, in input order.
 
         An empty or whitespace-only context gives ``PruningResult(pruned_text="", score=None,
-        compression_rate=1.0 if it had characters else 0.0, sentences=[])`` without a model call.
+        compression_rate=0.0, sentences=[])`` without a model call (there is no text to remove).
         """
         _check_query(query)
         if isinstance(contexts, (str, bytes)) or contexts is None:

@@ -40,7 +40,7 @@ class PruningResult:
             relevant; the best window's score). ``None`` when the context holds no text to score
             (empty or whitespace-only).
         compression_rate (float): fraction in ``[0, 1]`` of the context's characters removed
-            (``1 - len(pruned_text) / len(context)``; 0.0 for an empty context).
+            (``1 - len(pruned_text) / len(context)``; 0.0 for an empty or whitespace-only context).
         sentences (list[SentenceScore]): every sentence of the context, in order.
         context (str): the original context (for a pre-split context, the concatenation of its sentences).
     """
