@@ -37,7 +37,16 @@ def load_teacher(name_or_path: str, batch_size: int = 32) -> Callable[[list[tupl
             pruner = TextPruner.from_pretrained(name_or_path, batch_size=batch_size)
 
             def score_with_pruner(pairs):
-                return [pruner.prune_many(q, [t])[0].score or 0.0 for q, t in pairs]
+                # One batched pass per query (all its passages together), not one call per pair.
+                by_query: dict[str, list[int]] = {}
+                for i, (q, _) in enumerate(pairs):
+                    by_query.setdefault(q, []).append(i)
+                scores = [0.0] * len(pairs)
+                for q, indices in by_query.items():
+                    results = pruner.prune_many(q, [pairs[i][1] for i in indices])
+                    for i, r in zip(indices, results):
+                        scores[i] = r.score or 0.0
+                return scores
 
             return score_with_pruner
     from sentence_transformers import CrossEncoder
