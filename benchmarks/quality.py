@@ -11,7 +11,7 @@ Usage::
         --sets qed_dev,xquad_en --limit 200 --thresholds 0.05,0.1,0.2,0.3,0.5 \\
         --out report.json --markdown report.md
 
-Dev records come from ``text_pruner_rag.training.data.build_dev_sets(data_dir)``, or from JSONL
+Dev records come from ``text_pruner_rag.training.devsets.build_dev_sets(data_dir)``, or from JSONL
 files of unified records given with ``--records FILE.jsonl`` (the set is named after the file stem).
 """
 
@@ -75,7 +75,7 @@ def load_dev_sets(args: argparse.Namespace) -> dict[str, list[dict]]:
                 sets[path.stem] = [json.loads(line) for line in f if line.strip()]
         return sets
     try:
-        from text_pruner_rag.training.data import build_dev_sets
+        from text_pruner_rag.training.devsets import build_dev_sets
     except ImportError as exc:
         raise SystemExit(f"Cannot import build_dev_sets ({exc}); pass --records FILE.jsonl instead.") from exc
     # No limit here: `run` applies --limit per set, and other-article negatives draw from the whole set.

@@ -58,7 +58,7 @@ def synthetic_groups(n_contexts: int, group_size: int, sentences_per_context: in
 
 def dev_groups(data_dir: str, set_name: str, n_contexts: int, group_size: int) -> list:
     """``(query, passage texts)`` groups from a dev set (at most ``group_size`` passages per query)."""
-    from text_pruner_rag.training.data import build_dev_sets
+    from text_pruner_rag.training.devsets import build_dev_sets
 
     groups, total = [], 0
     for record in build_dev_sets(data_dir)[set_name]:

@@ -37,6 +37,7 @@ __all__ = [
     "ENGLISH_ABBREVIATIONS",
     "ENGLISH_SENTENCE_STARTERS",
     "LANGUAGES",
+    "SUPPORTED_LANGUAGES",
     "Sentence",
     "cut_points",
     "detect_language",
@@ -44,8 +45,11 @@ __all__ = [
     "split_sentences",
 ]
 
-#: Values accepted by the ``language`` argument of :func:`split_sentences`.
-LANGUAGES: tuple[str, ...] = ("auto", "en", "ja")
+#: Languages with a sentence splitter: the values :func:`detect_language` returns and a record's language.
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ja")
+
+#: Values accepted by every ``language`` argument (splitter, pruner): a supported language or ``"auto"``.
+LANGUAGES: tuple[str, ...] = ("auto", *SUPPORTED_LANGUAGES)
 
 #: Default maximum sentence length in characters (the OpenProvence English splitter uses 1200).
 DEFAULT_MAX_CHARS = 1200

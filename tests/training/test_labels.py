@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from text_pruner_rag.encoding import WindowEncoder
-from text_pruner_rag.training.data import Passage, read_qed, read_squad
+from text_pruner_rag.records import Passage
 from text_pruner_rag.training.features import IGNORE_INDEX, GroupCollator, encode_passage, token_labels
+from text_pruner_rag.training.readers import read_qed, read_squad
 
 RAW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw"
 

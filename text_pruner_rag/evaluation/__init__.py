@@ -5,7 +5,7 @@ an optional threshold sweep over the same sentence probabilities, and every base
 compression; :func:`format_markdown` renders the result. ``benchmarks/quality.py`` is a thin CLI
 over the two.
 
-A unified record (from ``text_pruner_rag.training.data``) is::
+A unified record (:mod:`text_pruner_rag.records`) is::
 
     {"id", "query", "language": "en" | "ja", "source", "answers": [str],
      "passages": [{"text", "title", "spans": [[start, end], ...], "relevance": [0/1 per span],
@@ -157,7 +157,7 @@ def _prepare_passage(passage: Mapping, query_index: int, record: Mapping) -> Opt
 
 
 def _as_mapping(record: Any) -> Mapping:
-    """A unified record as a dict: dicts as they are, ``training.data.Record`` objects via ``to_dict()``."""
+    """A unified record as a dict: dicts as they are, ``text_pruner_rag.records.Record`` objects via ``to_dict()``."""
     if isinstance(record, Mapping):
         return record
     if callable(getattr(record, "to_dict", None)):
@@ -347,7 +347,7 @@ def evaluate(
         pruner: an object with ``prune_many(query, contexts, *, threshold=None, batch_size=None)``
             returning :class:`~text_pruner_rag.PruningResult` objects, and ``default_threshold``.
         records (Sequence[Mapping | Record]): unified records (module docstring), as dicts or as
-            ``text_pruner_rag.training.data.Record`` objects.
+            ``text_pruner_rag.records.Record`` objects.
         threshold (float, optional): the pruner's threshold. Defaults to its ``default_threshold``.
         sweep_thresholds (Sequence[float], optional): thresholds for the sweep. Defaults to None (no sweep).
         baselines (Sequence[str | SentenceSelector], optional): names for :func:`make_selector` or selector

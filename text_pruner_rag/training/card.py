@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ..policy import calibrate_threshold, threshold_table
-from .data import LICENSE_NOTES, Record
+from ..records import Record
+from .readers.registry import LICENSE_NOTES
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from .data import SourceConfig
+from .preparation import SourceConfig
 
 __all__ = [
     "ModelSettings", "DataSettings", "TeacherSettings", "NegativeSettings", "LossSettings",
@@ -49,7 +49,7 @@ class ModelSettings(_Section):
 
 class DataSettings(_Section):
     train: list[SourceConfig] = Field(default_factory=list, description="Training sources (see "
-                                      "text_pruner_rag.training.data.SourceConfig: format, path, language, limit, options).")
+                                      "text_pruner_rag.training.preparation.SourceConfig: format, path, language, limit, options).")
     dev: list[SourceConfig] = Field(default_factory=list, description="Dev sources for eval loss and threshold calibration.")
     data_dir: Optional[str] = Field(None, description="Base folder that relative source paths are resolved "
                                     "against (e.g. ../shared/data/raw).")

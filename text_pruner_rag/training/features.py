@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..encoding import WindowEncoder
-from .data import Passage, Record
+from ..records import Passage, Record
 
 __all__ = ["token_labels", "encode_passage", "sample_group", "GroupDataset", "GroupCollator", "IGNORE_INDEX"]
 

@@ -19,7 +19,7 @@ import logging
 import re
 from typing import Optional
 
-from .data import Passage, Record
+from ..records import Passage, Record
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Tests of the training data readers, the unified record type and `prepare` (offline, on real samples)."""
+"""Tests of the readers, the unified record type (records.py) and `prepare` (offline, on real samples)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from text_pruner_rag.training import data as D
-from text_pruner_rag.training.data import (
-    DataFormatError,
-    Passage,
-    ReadStats,
-    Record,
-    SourceConfig,
-    build_dev_sets,
-    load_records,
+from text_pruner_rag import records as records_module
+from text_pruner_rag.records import DataFormatError, Passage, ReadStats, Record, load_records, read_jsonl
+from text_pruner_rag.training.devsets import build_dev_sets
+from text_pruner_rag.training.preparation import SourceConfig, iter_source, prepare
+from text_pruner_rag.training.readers import (
+    READERS,
     normalize_question,
-    prepare,
     read_hotpotqa,
-    read_jsonl,
     read_musique,
     read_nq_open_oracle,
     read_openprovence,
     read_qed,
     read_squad,
+    register_reader,
 )
+from text_pruner_rag.training.readers.common import join_sentences
 
 SHARED = Path(__file__).parents[2] / ".." / "shared"
 RAW = SHARED / "data" / "raw"
@@ -206,7 +203,7 @@ def test_read_hotpotqa(raw):
 
 
 def test_join_sentences_moves_whitespace_and_merges_empty():
-    text, spans, mapping = D._join_sentences(["A.", "  ", " B.", ""])
+    text, spans, mapping = join_sentences(["A.", "  ", " B.", ""])
     assert text == "A.   B." and spans == [(0, 5), (5, 7)] and mapping == [0, None, 1, None]
 
 
@@ -303,7 +300,7 @@ def test_malformed_squad_names_json_path(tmp_path):
 def test_skip_mode_counts_and_warns(tmp_path, caplog):
     path = bad_unified_file(tmp_path)
     stats = ReadStats()
-    with caplog.at_level(logging.WARNING, logger=D.__name__):
+    with caplog.at_level(logging.WARNING, logger=records_module.__name__):
         records = list(read_jsonl(path, on_error="skip", stats=stats))
     assert len(records) == 2 and stats.skipped == 3 and stats.records == 2
     assert "skipped 3 malformed" in caplog.text
@@ -320,9 +317,9 @@ def test_source_config_validation():
     with pytest.raises(ValueError, match="unknown format 'csv'"):
         SourceConfig(format="csv", path="x")
     with pytest.raises(ValueError, match="English-only"):
-        D.iter_source(SourceConfig(format="hotpotqa", path="x", language="ja"))
+        iter_source(SourceConfig(format="hotpotqa", path="x", language="ja"))
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['max_negative'\]"):
-        D.iter_source(SourceConfig(format="squad", path="x", options={"max_negative": 2}))
+        iter_source(SourceConfig(format="squad", path="x", options={"max_negative": 2}))
 
 
 def test_prepare_round_trip_and_determinism(raw, tmp_path):
@@ -364,3 +361,42 @@ def test_build_dev_sets(raw):
     assert all(len(v) == 5 for v in sets.values())
     assert all(len(r.passages) == 5 for r in sets["xquad_en"])
     assert {r.language for r in sets["jaquad_dev"]} == {"ja"}
+
+
+# ---------------------------------------------------------------------------- registry, old import path
+
+
+def test_register_reader_adds_a_format(tmp_path):
+    path = tmp_path / "one.txt"
+    path.write_text("Where is it?\tIt is here. Not there.\n")
+
+    def read_tsv(path, *, source="tsv", limit=None, on_error="raise", stats=None):
+        def convert(row):
+            query, text = row.split("\t")
+            spans = [(0, 11), (11, len(text))]
+            return Record("0", query, "en", source, [], [Passage(text, spans, [1, 0], 1)])
+
+        return records_module.convert_items([("x:1", records_module.expand_paths(path)[0].read_text().rstrip("\n"))], convert, limit=limit,
+                                            on_error=on_error, stats=stats, what=source)
+
+    register_reader("tsv_test", read_tsv, "test data, no license")
+    try:
+        summary = prepare([{"format": "tsv_test", "path": str(path)}], tmp_path / "out.jsonl")
+        assert summary["records"] == 1
+        assert load_records(tmp_path / "out.jsonl")[0].passages[0].sentences == ["It is here.", " Not there."]
+        with pytest.raises(ValueError, match="already registered"):
+            register_reader("tsv_test", read_tsv, "again")
+    finally:
+        from text_pruner_rag.training.readers import LICENSE_NOTES
+
+        READERS.pop("tsv_test"), LICENSE_NOTES.pop("tsv_test")
+
+
+def test_old_training_data_module_reexports():
+    import importlib
+    import sys
+
+    sys.modules.pop("text_pruner_rag.training.data", None)
+    with pytest.warns(DeprecationWarning, match="text_pruner_rag.records"):
+        old = importlib.import_module("text_pruner_rag.training.data")
+    assert old.Record is Record and old.read_squad is read_squad and old.prepare is prepare
