@@ -38,23 +38,23 @@ def test_keep_ratio_ranks_and_ignores_threshold():
     assert PruningPolicy(keep_ratio=1.0).select(PROBS, threshold=1.0) == [True] * 5
 
 
-def test_token_budget_drops_lowest_probability_first():
+def test_context_token_budget_drops_lowest_probability_first():
     counts = [10, 10, 10, 10, 10]
-    policy = PruningPolicy(token_budget=20)
+    policy = PruningPolicy(context_token_budget=20)
     assert policy.select(PROBS, threshold=0.1, token_counts=counts) == [True, False, True, False, False]
-    assert PruningPolicy(token_budget=0).select(PROBS, threshold=0.1, token_counts=counts) == [False] * 5
+    assert PruningPolicy(context_token_budget=0).select(PROBS, threshold=0.1, token_counts=counts) == [False] * 5
     # a budget that fits everything changes nothing
-    assert PruningPolicy(token_budget=1000).select(PROBS, threshold=0.1, token_counts=counts) == \
+    assert PruningPolicy(context_token_budget=1000).select(PROBS, threshold=0.1, token_counts=counts) == \
         PruningPolicy().select(PROBS, threshold=0.1)
     # without token counts the budget is not applied
-    assert PruningPolicy(token_budget=0).select(PROBS, threshold=0.1) == [True, True, True, False, True]
+    assert PruningPolicy(context_token_budget=0).select(PROBS, threshold=0.1) == [True, True, True, False, True]
 
 
-def test_token_budget_counts_tokens_and_stops_as_soon_as_it_fits():
+def test_context_token_budget_counts_tokens_and_stops_as_soon_as_it_fits():
     counts = [5, 10, 30]
-    assert PruningPolicy(token_budget=35).select([0.9, 0.2, 0.6], threshold=0.1, token_counts=counts) == \
+    assert PruningPolicy(context_token_budget=35).select([0.9, 0.2, 0.6], threshold=0.1, token_counts=counts) == \
         [True, False, True]
-    assert PruningPolicy(token_budget=34).select([0.9, 0.2, 0.6], threshold=0.1, token_counts=counts) == \
+    assert PruningPolicy(context_token_budget=34).select([0.9, 0.2, 0.6], threshold=0.1, token_counts=counts) == \
         [True, False, False]
 
 
@@ -64,8 +64,8 @@ def test_min_sentences_adds_best_dropped():
     assert PruningPolicy(min_sentences=1).select(PROBS, threshold=0.5) == [True, False, True, False, False]
 
 
-def test_min_sentences_wins_over_token_budget():
-    kept = PruningPolicy(token_budget=0, min_sentences=1).select(PROBS, threshold=0.1, token_counts=[5] * 5)
+def test_min_sentences_wins_over_context_token_budget():
+    kept = PruningPolicy(context_token_budget=0, min_sentences=1).select(PROBS, threshold=0.1, token_counts=[5] * 5)
     assert kept == [True, False, False, False, False]
 
 
@@ -73,7 +73,7 @@ def test_keep_first_only_when_something_else_is_kept():
     assert PruningPolicy(keep_first=True).select([0.1, 0.9, 0.2], threshold=0.5) == [True, True, False]
     assert PruningPolicy(keep_first=True).select([0.1, 0.2, 0.3], threshold=0.5) == [False, False, False]
     # applied last: after the token budget, even past the budget
-    kept = PruningPolicy(keep_first=True, token_budget=10).select(
+    kept = PruningPolicy(keep_first=True, context_token_budget=10).select(
         [0.1, 0.9, 0.8], threshold=0.05, token_counts=[10, 10, 10])
     assert kept == [True, True, False]
     # and after min_sentences
@@ -129,3 +129,130 @@ def test_calibrate_default_grid_and_errors():
     assert best == pytest.approx(0.1)
     with pytest.raises(ValueError, match="empty"):
         calibrate_threshold([], [])
+
+
+# -- token budget across documents (pure) ---------------------------------------------------------
+from text_pruner_rag.policy import fit_token_budget, select_within_token_budget  # noqa: E402
+from text_pruner_rag.results import PruningResult, SentenceScore  # noqa: E402
+
+
+def test_cross_document_budget_takes_most_probable_sentences_first():
+    probs = [[0.9, 0.3], [0.8, 0.7, 0.1]]
+    counts = [[4, 4], [4, 4, 4]]
+    cands = [[True, True], [True, True, True]]
+    taken = select_within_token_budget(probs, counts, cands, 12)
+    assert taken == [[True, False], [True, True, False]]
+    assert select_within_token_budget(probs, counts, cands, 8) == [[True, False], [True, False, False]]
+    assert select_within_token_budget(probs, counts, cands, 0) == [[False, False], [False, False, False]]
+    assert select_within_token_budget(probs, counts, cands, 100) == [[True, True], [True, True, True]]
+
+
+def test_cross_document_budget_only_takes_candidates():
+    probs = [[0.9, 0.8], [0.7]]
+    taken = select_within_token_budget(probs, [[1, 1], [1]], [[False, True], [True]], 100)
+    assert taken == [[False, True], [True]]
+
+
+def test_cross_document_budget_skips_a_sentence_that_does_not_fit_and_fills_with_later_ones():
+    probs = [[0.9, 0.8, 0.2]]
+    taken = select_within_token_budget(probs, [[5, 30, 3]], [[True, True, True]], 10)
+    assert taken == [[True, False, True]]
+
+
+def test_cross_document_budget_ties_broken_by_document_score_then_order():
+    probs = [[0.5], [0.5], [0.5]]
+    counts = [[3], [3], [3]]
+    cands = [[True], [True], [True]]
+    assert select_within_token_budget(probs, counts, cands, 3, [0.1, 0.9, 0.5]) == [[False], [True], [False]]
+    assert select_within_token_budget(probs, counts, cands, 6, [0.1, 0.9, 0.5]) == [[False], [True], [True]]
+    assert select_within_token_budget(probs, counts, cands, 3, [None, 0.2, None]) == [[False], [True], [False]]
+    assert select_within_token_budget(probs, counts, cands, 3) == [[True], [False], [False]]
+
+
+def test_cross_document_budget_keep_first_takes_the_title_with_the_sentence():
+    probs = [[0.1, 0.9, 0.8]]
+    counts = [[2, 5, 5]]
+    cands = [[True, True, True]]
+    assert select_within_token_budget(probs, counts, cands, 7, keep_first=True) == [[True, True, False]]
+    # neither 0.9 nor 0.8 fits with the title; the title itself is a candidate and fits alone
+    assert select_within_token_budget(probs, counts, cands, 6, keep_first=True) == [[True, False, False]]
+    assert select_within_token_budget(probs, counts, [[False, True, True]], 6, keep_first=True) == \
+        [[False, True, False]]
+    assert select_within_token_budget(probs, counts, cands, 6) == [[False, True, False]]
+
+
+def test_cross_document_budget_drops_a_document_of_zero_token_sentences():
+    taken = select_within_token_budget([[0.9, 0.5], [0.8]], [[0, 10], [3]], [[True, True], [True]], 5)
+    assert taken == [[False, False], [True]]
+
+
+@pytest.mark.parametrize("budget", [-1, 1.5, True])
+def test_cross_document_budget_rejects_bad_budget(budget):
+    with pytest.raises(ValueError, match="token_budget"):
+        select_within_token_budget([[0.5]], [[1]], [[True]], budget)
+
+
+def test_cross_document_budget_rejects_ragged_inputs():
+    with pytest.raises(ValueError, match="differ in length"):
+        select_within_token_budget([[0.5, 0.2]], [[1]], [[True, True]], 5)
+    with pytest.raises(ValueError, match="one entry per document"):
+        select_within_token_budget([[0.5]], [[1], [2]], [[True]], 5)
+
+
+def _result(sentences, probabilities, kept, score):
+    spans, start = [], 0
+    for text in sentences:
+        spans.append((start, start + len(text)))
+        start += len(text)
+    context = "".join(sentences)
+    scored = [SentenceScore(t, a, b, p, k) for t, (a, b), p, k in zip(sentences, spans, probabilities, kept)]
+    pruned = "".join(t for t, k in zip(sentences, kept) if k)
+    return PruningResult(pruned, score, 1 - len(pruned) / len(context), scored, context)
+
+
+def _words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def test_fit_token_budget_keeps_order_and_fits():
+    results = [
+        _result(["a b c. ", "d e. ", "f g h i. "], [0.2, 0.9, 0.6], [True, True, True], 1.0),
+        _result(["j k. ", "l m n. "], [0.95, 0.1], [True, False], 2.0),
+    ]
+    fitted = fit_token_budget(results, 8, _words)
+    assert [r.pruned_text for r in fitted] == ["d e. f g h i. ", "j k. "]
+    assert sum(_words([r.pruned_text for r in fitted])) <= 8
+    # 7 tokens: "f g h i." (4) no longer fits after "j k." and "d e."; "a b c." (3) does
+    assert [r.pruned_text for r in fit_token_budget(results, 7, _words)] == ["a b c. d e. ", "j k. "]
+    assert fitted[1] is results[1]  # unchanged result returned as is
+    assert fitted[0].compression_rate == pytest.approx(1 - len("d e. f g h i. ") / len(results[0].context))
+    assert [s.kept for s in fitted[0].sentences] == [False, True, True]
+    assert fitted[0].score == 1.0 and fitted[0].context == results[0].context
+    # a document left with nothing: empty text, score kept
+    fitted = fit_token_budget(results, 2, _words)
+    assert [r.pruned_text for r in fitted] == ["", "j k. "]
+    assert fitted[0].score == 1.0 and not any(s.kept for s in fitted[0].sentences)
+
+
+def test_fit_token_budget_recounts_the_joined_text():
+    # a counter that charges one extra token per text joined from two or more sentences
+    def merged(texts):
+        return [len(t.split()) + (t.count(".") > 1) for t in texts]
+
+    results = [_result(["a b. ", "c d. "], [0.9, 0.8], [True, True], 1.0)]
+    assert sum(merged([r.pruned_text for r in fit_token_budget(results, 4, merged)])) <= 4
+    assert fit_token_budget(results, 4, merged)[0].pruned_text == "a b. "
+    assert fit_token_budget(results, 5, merged)[0].pruned_text == "a b. c d. "
+
+
+def test_fit_token_budget_empty_and_invalid():
+    assert fit_token_budget([], 10, _words) == []
+    with pytest.raises(ValueError, match="token_budget"):
+        fit_token_budget([], -1, _words)
+
+
+def test_policy_holds_both_budgets():
+    policy = PruningPolicy(context_token_budget=5, token_budget=50)
+    assert (policy.context_token_budget, policy.token_budget) == (5, 50)
+    with pytest.raises(ValueError, match="context_token_budget"):
+        PruningPolicy(context_token_budget=-1)

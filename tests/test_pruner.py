@@ -162,19 +162,19 @@ def test_keep_ratio(tiny_pruner):
     assert min(kept_probs) >= max(dropped_probs)
 
 
-def test_token_budget(tiny_pruner, bert_tokenizer):
+def test_context_token_budget(tiny_pruner, bert_tokenizer):
     context = long_document(40, seed=3)
     full = tiny_pruner.prune(QUERY, context, threshold=0.0)
     counts = [len(bert_tokenizer(s.text, add_special_tokens=False)["input_ids"]) for s in full.sentences]
     for budget in (0, 25, 100, 10_000):
-        result = tiny_pruner.prune(QUERY, context, threshold=0.0, token_budget=budget)
+        result = tiny_pruner.prune(QUERY, context, threshold=0.0, context_token_budget=budget)
         check_invariants(result, context)
         used = sum(c for c, s in zip(counts, result.sentences) if s.kept)
         assert used <= budget
-        expected = PruningPolicy(token_budget=budget).select(
+        expected = PruningPolicy(context_token_budget=budget).select(
             _probabilities(full), threshold=0.0, token_counts=counts)
         assert _kept(result) == expected
-    assert all(_kept(tiny_pruner.prune(QUERY, context, threshold=0.0, token_budget=10_000)))
+    assert all(_kept(tiny_pruner.prune(QUERY, context, threshold=0.0, context_token_budget=10_000)))
 
 
 def test_policy_option_out_of_range(tiny_pruner):

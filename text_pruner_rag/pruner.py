@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -14,7 +15,7 @@ from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
 from .chunking import Sentence, detect_language, sentences_from_list, split_sentences
 from .encoding import Window, WindowEncoder
 from .modeling import TextPrunerModel
-from .policy import PruningPolicy
+from .policy import PruningPolicy, fit_token_budget
 from .results import PruningResult, RankedContext, SentenceScore
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["TextPruner", "default_model_path"]
 
 Context = Union[str, Sequence[str]]
+NO_TEXT_SCORE = float("-inf")
+"""Score :meth:`TextPruner.predict` and :meth:`TextPruner.rank` give a context with no text to score."""
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL_NAME = "text-pruner-minilm-l6-en"
 FALLBACK_THRESHOLD = 0.1
@@ -138,6 +141,10 @@ class TextPruner:
         self.batch_size = int(batch_size)
         self.language = language
         self.encoder = WindowEncoder(tokenizer, self.max_length)
+        self.name_or_path: Optional[str] = None
+        """What the pruner was loaded from: the path or hub id given to :meth:`from_pretrained`, or
+        ``"text-pruner-minilm-l6-en"`` for the embedded default model; None for a pruner built
+        directly from a model object (it cannot be reloaded by name, e.g. by a serialized adapter)."""
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -159,8 +166,9 @@ class TextPruner:
         natively (never with ``trust_remote_code``).
 
         Args:
-            name_or_path (str | PathLike, optional): checkpoint folder or hub id; None = the embedded
-                default English model (works offline).
+            name_or_path (str | PathLike, optional): checkpoint folder or hub id; None (or
+                ``"text-pruner-minilm-l6-en"`` when no local folder has that name) = the embedded
+                default English model (works offline). Recorded in :attr:`name_or_path`.
             device, dtype, max_length, batch_size, language: see :class:`TextPruner`.
             allow_pickle (bool): accept ``pytorch_model.bin`` weights (read with ``weights_only=True``).
                 Defaults to False.
@@ -171,13 +179,18 @@ class TextPruner:
             FileNotFoundError: the path does not exist and the hub cannot be reached.
             CheckpointError: the checkpoint is malformed (message says what is wrong).
         """
-        folder = default_model_path() if name_or_path is None else resolve_checkpoint(
+        embedded = name_or_path is None or (
+            str(name_or_path) == DEFAULT_MODEL_NAME and not Path(name_or_path).exists()
+        )
+        folder = default_model_path() if embedded else resolve_checkpoint(
             name_or_path, allow_pickle=allow_pickle, **hub_kwargs
         )
         model = load_pruner_model(folder, allow_pickle=allow_pickle)
         tokenizer = load_tokenizer(folder, model.backbone_config)
-        return cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
-                   batch_size=batch_size, language=language)
+        pruner = cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
+                     batch_size=batch_size, language=language)
+        pruner.name_or_path = DEFAULT_MODEL_NAME if embedded else str(name_or_path)
+        return pruner
 
     def save_pretrained(self, path: Union[str, os.PathLike]) -> None:
         """Write config.json, model.safetensors and the tokenizer files to ``path``."""
@@ -201,6 +214,7 @@ class TextPruner:
         keep_first: bool = False,
         keep_ratio: Optional[float] = None,
         token_budget: Optional[int] = None,
+        context_token_budget: Optional[int] = None,
         language: Optional[str] = None,
     ) -> PruningResult:
         """Prune one context for one query.
@@ -211,7 +225,10 @@ class TextPruner:
                 the context is then ``"".join(sentences)``).
             threshold (float, optional): keep a sentence iff its keep probability > threshold
                 (``[0, 1]``); defaults to :attr:`default_threshold`.
-            min_sentences, keep_first, keep_ratio, token_budget: see :class:`~text_pruner_rag.policy.PruningPolicy`.
+            min_sentences, keep_first, keep_ratio, context_token_budget: see
+                :class:`~text_pruner_rag.policy.PruningPolicy`.
+            token_budget (int, optional): at most this many tokens of the model's tokenizer (no
+                special tokens) in ``pruned_text``; see :meth:`prune_many`.
             language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; defaults to the pruner's.
 
         Returns:
@@ -231,7 +248,8 @@ class TextPruner:
                     raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
         return self.prune_many(
             query, [context], threshold=threshold, min_sentences=min_sentences, keep_first=keep_first,
-            keep_ratio=keep_ratio, token_budget=token_budget, language=language,
+            keep_ratio=keep_ratio, token_budget=token_budget, context_token_budget=context_token_budget,
+            language=language,
         )[0]
 
     def prune_many(
@@ -244,6 +262,7 @@ class TextPruner:
         keep_first: bool = False,
         keep_ratio: Optional[float] = None,
         token_budget: Optional[int] = None,
+        context_token_budget: Optional[int] = None,
         language: Optional[str] = None,
         batch_size: Optional[int] = None,
         show_progress_bar: Optional[bool] = None,
@@ -255,6 +274,14 @@ class TextPruner:
             contexts (Sequence[str | list[str]]): texts or pre-split sentence lists.
             batch_size (int, optional): windows per forward pass; defaults to the pruner's.
             show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
+            token_budget (int, optional): at most this many tokens over **all** the returned
+                ``pruned_text`` together, counted with the model's tokenizer without special tokens
+                (:meth:`count_tokens`). After the other rules, the most relevant kept sentences across
+                all contexts (highest keep probability, ties: higher reranking score) are kept while
+                they fit; the rest are removed (see :func:`~text_pruner_rag.policy.fit_token_budget`).
+                A context left with no sentence gets ``pruned_text == ""`` (its score is kept).
+            context_token_budget (int, optional): at most this many tokens in each context
+                separately (the per-context budget, called ``token_budget`` before 0.2).
             Other arguments: see :meth:`prune`.
 
         Returns:
@@ -266,11 +293,11 @@ class TextPruner:
         _check_query(query)
         if isinstance(contexts, (str, bytes)) or contexts is None:
             raise TypeError("`contexts` must be a list of contexts (str or list[str]); for one context use prune()")
-        policy = PruningPolicy(threshold, min_sentences, keep_first, keep_ratio, token_budget)
+        policy = PruningPolicy(threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget)
         resolved = self.default_threshold if threshold is None else float(threshold)
         prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
         sentence_probs, scores, token_counts, fractions = self._score(
-            query, prepared, resolved, batch_size or self.batch_size, show_progress_bar
+            [query] * len(prepared), prepared, resolved, batch_size or self.batch_size, show_progress_bar
         )
         results = []
         for index, (text, sentences, _) in enumerate(prepared):
@@ -278,7 +305,134 @@ class TextPruner:
             kept = policy.select(sentence_probs[index], threshold=resolved,
                                  token_counts=token_counts[index], fractions_above=fractions_above)
             results.append(_assemble(text, sentences, sentence_probs[index], kept, scores[index]))
+        if policy.token_budget is not None:
+            results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=keep_first)
         return results
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of the model's tokenizer in each text, without special tokens (the unit of ``token_budget``).
+
+        Args:
+            texts (Sequence[str]): any texts.
+
+        Returns:
+            list[int]: ``len(tokenizer(text, add_special_tokens=False)["input_ids"])`` per text.
+        """
+        texts = list(texts)
+        if not texts:
+            return []
+        encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def predict(
+        self,
+        inputs: Union[Sequence[Sequence[Any]], Sequence[Any]],
+        batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        *,
+        language: Optional[str] = None,
+    ) -> Union[np.ndarray, np.floating, torch.Tensor, list[torch.Tensor]]:
+        """Reranking scores of ``(query, context)`` pairs, like sentence-transformers ``CrossEncoder.predict``.
+
+        Same argument names, return types and single-pair behaviour as ``CrossEncoder.predict``
+        (sentence-transformers 6.x); no pruning decision is made. Pairs may mix queries: each
+        distinct query is tokenised once, and the windows of all pairs are run together, sorted by
+        length, ``batch_size`` windows per forward pass. Each score equals the ``score`` that
+        ``prune_many(query, contexts)[i]`` gives the same context (the best window's reranking score,
+        activated as the checkpoint says), up to float rounding between batch compositions.
+
+        Args:
+            inputs: a list of ``(query, context)`` pairs (tuples or lists; ``context`` a str or a list
+                of pre-split sentences), or a single pair.
+            batch_size (int, optional): token windows per forward pass (a long context has several
+                windows); defaults to the pruner's ``batch_size`` (32).
+            show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
+            convert_to_numpy (bool): return a ``numpy.ndarray`` of float32, shape ``(len(inputs),)``.
+                If False, a list of 0-dim ``torch.Tensor``. Defaults to True.
+            convert_to_tensor (bool): return one float32 ``torch.Tensor`` of shape ``(len(inputs),)``
+                on the pruner's device; overrides ``convert_to_numpy``. Defaults to False.
+            language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; defaults to the pruner's.
+
+        Returns:
+            numpy.ndarray | torch.Tensor | list[torch.Tensor]: one score per pair, in input order
+            (higher = more relevant). For a single pair: a numpy float32 scalar (or a 0-dim tensor).
+            A context with no text (empty or whitespace-only) scores ``-inf``, so it ranks last.
+
+        Raises:
+            TypeError: ``inputs`` is not a pair or a list of pairs, or a query/context has the wrong type.
+            ValueError: a pair does not have exactly two items, or a query is empty.
+        """
+        if isinstance(inputs, np.ndarray):
+            inputs = inputs.tolist()
+        single = isinstance(inputs, (list, tuple)) and len(inputs) > 0 and not isinstance(inputs[0], (list, tuple))
+        if single:
+            inputs = [inputs]
+        elif isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+            raise TypeError(f"`inputs` must be a (query, context) pair or a list of pairs, got {type(inputs).__name__}")
+        queries, contexts = [], []
+        for i, pair in enumerate(inputs):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ValueError(f"inputs[{i}] must be a (query, context) pair, got {pair!r:.80}")
+            queries.append(_check_query(pair[0]))
+            contexts.append(pair[1])
+        if batch_size is not None and int(batch_size) < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+        scores = [NO_TEXT_SCORE if s is None else s for s in self._scores(
+            queries, contexts, language, batch_size, show_progress_bar)]
+        if convert_to_tensor:
+            out: Any = torch.tensor(scores, dtype=torch.float32, device=self.device)
+        elif convert_to_numpy:
+            out = np.asarray(scores, dtype=np.float32)
+        else:
+            out = list(torch.tensor(scores, dtype=torch.float32))
+        return out[0] if single else out
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[Context],
+        top_k: Optional[int] = None,
+        return_documents: bool = False,
+        batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+        *,
+        language: Optional[str] = None,
+    ) -> list[dict[str, Any]]:
+        """Rank documents for a query, like sentence-transformers ``CrossEncoder.rank``.
+
+        Args:
+            query (str): the question.
+            documents (Sequence[str | list[str]]): the contexts.
+            top_k (int, optional): return only the best ``top_k``; None returns all. Defaults to None.
+            return_documents (bool): also return each document under ``"text"``. Defaults to False.
+            batch_size, show_progress_bar, language: see :meth:`predict`.
+
+        Returns:
+            list[dict]: ``{"corpus_id": int, "score": float[, "text": document]}`` sorted by
+            descending score (ties keep input order); ``corpus_id`` is the index in ``documents``.
+            A document with no text scores ``-inf``.
+
+        Raises:
+            TypeError, ValueError: as :meth:`predict`; ValueError for a negative ``top_k``.
+        """
+        _check_query(query)
+        if isinstance(documents, (str, bytes)) or documents is None:
+            raise TypeError("`documents` must be a list of documents (str or list[str])")
+        if top_k is not None and int(top_k) < 0:
+            raise ValueError(f"`top_k` must be >= 0, got {top_k}")
+        documents = list(documents)
+        scores = self.predict([(query, d) for d in documents], batch_size=batch_size,
+                              show_progress_bar=show_progress_bar, language=language).tolist()
+        ranked = []
+        for i, score in enumerate(scores):
+            entry: dict[str, Any] = {"corpus_id": i, "score": float(score)}
+            if return_documents:
+                entry["text"] = documents[i]
+            ranked.append(entry)
+        ranked.sort(key=lambda e: e["score"], reverse=True)
+        return ranked if top_k is None else ranked[: int(top_k)]
 
     def rerank(
         self,
@@ -309,6 +463,13 @@ class TextPruner:
         return ranked
 
     # -- internals -------------------------------------------------------------------------------
+    def _scores(self, queries, contexts, language, batch_size, show_progress_bar) -> list[Optional[float]]:
+        """Reranking score of each ``(queries[i], contexts[i])``; None for a context with no text."""
+        prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
+        _, scores, _, _ = self._score(queries, prepared, self.default_threshold,
+                                      batch_size or self.batch_size, show_progress_bar)
+        return scores
+
     def _prepare(self, index: int, context: Context, language: str) -> tuple[str, list[Sentence], str]:
         if language not in LANGUAGES:
             raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
@@ -326,15 +487,18 @@ class TextPruner:
             return text, sentences, lang
         raise TypeError(f"contexts[{index}] must be a str or a list of str, got {type(context).__name__}")
 
-    def _score(self, query, prepared, threshold, batch_size, show_progress_bar):
-        """Run all windows; return per-context sentence probabilities, scores, token counts, fractions."""
-        template = self.encoder.template(query)
+    def _score(self, queries, prepared, threshold, batch_size, show_progress_bar):
+        """Run all windows (``queries[i]`` is the query of context ``i``; windows of different queries
+        share batches); return per-context sentence probabilities, scores, token counts, fractions."""
+        templates = {}
         texts = [p[0] for p in prepared]
         encoded = self.encoder.encode_contexts(texts, [p[1] for p in prepared])
         windows: list[Window] = []
-        for index, ((text, sentences, lang), enc) in enumerate(zip(prepared, encoded)):
+        for index, ((text, sentences, lang), enc, query) in enumerate(zip(prepared, encoded, queries)):
             if sentences:
-                windows.extend(self.encoder.windows(template, index, text, sentences, enc, lang))
+                if query not in templates:
+                    templates[query] = self.encoder.template(query)
+                windows.extend(self.encoder.windows(templates[query], index, text, sentences, enc, lang))
         n = len(prepared)
         prob_sums = [[0.0] * len(p[1]) for p in prepared]
         above = [[0] * len(p[1]) for p in prepared]
