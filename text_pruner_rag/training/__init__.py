@@ -1,1 +1,6 @@
-"""Training pipeline for text-pruner-rag (``python -m text_pruner_rag.training CONFIG.yaml``)."""
+"""Training pipeline for text-pruner-rag (``python -m text_pruner_rag.training CONFIG.yaml``).
+
+Modules: :mod:`.config` (the YAML recipe), :mod:`.readers` (data formats), :mod:`.preparation`
+(``prepare``), :mod:`.devsets`, :mod:`.negatives`, :mod:`.teacher`, :mod:`.features` (windows and
+token labels), :mod:`.losses`, :mod:`.trainer`, :mod:`.card`, :mod:`.run`. Nothing is imported here.
+"""
