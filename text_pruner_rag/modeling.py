@@ -146,11 +146,12 @@ class TextPrunerConfig(PreTrainedConfig):
         except (ValueError, KeyError) as exc:
             raise ValueError(f"unknown backbone model_type {model_type!r} in base_model_config") from exc
         config.num_labels = 1
-        if self.pruning_head_input == "hidden_states[-1]":
-            # transformers >= 5 overwrites `hidden_states[-1]` with `last_hidden_state` (for ModernBERT:
-            # *after* the final norm) unless the config opts out; OpenProvence's pruning head was trained
-            # on the last layer's output *before* the final norm (transformers 4.x behaviour).
-            config.tie_last_hidden_states = False
+        # transformers >= 5 overwrites `hidden_states[-1]` with `last_hidden_state` (for ModernBERT:
+        # *after* the final norm) unless the config opts out. OpenProvence's pruning head was trained
+        # on the last layer's output *before* the final norm (transformers 4.x behaviour); naver
+        # Provence's on the final output. Either way the pruning head reads `hidden_states[-1]` of
+        # the forward call itself (no state kept on the model, so concurrent calls are safe).
+        config.tie_last_hidden_states = self.pruning_head_input == "last_hidden_state"
         return config
 
 
@@ -240,17 +241,11 @@ class TextPrunerModel(PreTrainedModel):
         self.pruning_head = PruningHead(backbone_config.hidden_size, config.pruning_dropout)
         forward_params = inspect.signature(self.ranking_model.forward).parameters
         self._accepts_token_type_ids = "token_type_ids" in forward_params or "kwargs" in forward_params
-        self._last_hidden_state: Optional[torch.Tensor] = None
-        if config.pruning_head_input == "last_hidden_state":
-            self.ranking_model.base_model.register_forward_hook(self._capture_last_hidden_state)
         self.post_init()
 
     @property
     def backbone_config(self) -> PreTrainedConfig:
         return self.ranking_model.config
-
-    def _capture_last_hidden_state(self, module: nn.Module, args: Any, output: Any) -> None:
-        self._last_hidden_state = output[0] if isinstance(output, tuple) else output.last_hidden_state
 
     def _init_weights(self, module: nn.Module) -> None:
         if module is self.__dict__.get("_modules", {}).get("pruning_head"):
@@ -290,11 +285,10 @@ class TextPrunerModel(PreTrainedModel):
         if token_type_ids is not None and self._accepts_token_type_ids:
             inputs["token_type_ids"] = token_type_ids
         outputs = self.ranking_model(**inputs, output_hidden_states=True, return_dict=True)
-        if self.config.pruning_head_input == "last_hidden_state":
-            hidden = self._last_hidden_state
-            self._last_hidden_state = None
-        else:
-            hidden = outputs.hidden_states[-1]
+        # `hidden_states[-1]` is the state `config.pruning_head_input` names: the backbone config ties
+        # it to `last_hidden_state` or not (see TextPrunerConfig.get_backbone_config). It belongs to
+        # this call only, so one model can serve many threads at once.
+        hidden = outputs.hidden_states[-1]
         head_dtype = self.pruning_head.classifier.weight.dtype
         pruning_logits = self.pruning_head(hidden.to(head_dtype))
         return TextPrunerOutput(ranking_logits=outputs.logits, pruning_logits=pruning_logits)
