@@ -459,3 +459,124 @@ def test_unknown_backbone_model_type(open_provence_ckpt, tmp_path):
     (tmp_path / "op" / "config.json").write_text(json.dumps(raw))
     with pytest.raises((CheckpointError, ValueError), match="no-such-backbone"):
         load_pruner_model(tmp_path / "op")
+
+
+# -- crafted checkpoints: every failure is a CheckpointError naming the folder or file (issue 11) ----
+def _edit_config(folder: Path, change) -> None:
+    raw = json.loads((folder / "config.json").read_text())
+    change(raw)
+    (folder / "config.json").write_text(json.dumps(raw))
+
+
+def _shard(folder: Path, weight_map) -> None:
+    """Replace model.safetensors by an index whose weight_map is ``weight_map``."""
+    (folder / "model.safetensors").rename(folder / "model-00001-of-00001.safetensors")
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+
+
+def test_truncated_safetensors_name_the_file(our_copy):
+    weights = our_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=r"model\.safetensors.*not a valid safetensors file"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 8, bytes(range(256)) * 40, b"\xff" * 8 + b"{}"])
+def test_random_bytes_safetensors_name_the_file(our_copy, content):
+    (our_copy / "model.safetensors").write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"model\.safetensors"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+@pytest.mark.parametrize("weight_map", [["model-00001-of-00001.safetensors"], "x", None, {"a": 3}])
+def test_malformed_weight_map_is_named(our_copy, weight_map):
+    _shard(our_copy, weight_map)
+    with pytest.raises(CheckpointError, match=r"model\.safetensors\.index\.json.*weight_map"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "/etc/passwd", "sub/../../x.safetensors"])
+def test_shard_names_must_stay_inside_the_folder(our_copy, shard):
+    tensors = load_file(str(our_copy / "model.safetensors"))
+    outside = our_copy.parent / "outside.safetensors"
+    save_file(tensors, str(outside))  # a valid file exists there: only the name check can refuse it
+    _shard(our_copy, {key: shard for key in tensors})
+    with pytest.raises(CheckpointError, match="outside the checkpoint folder"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+def test_missing_shard_is_named(our_copy):
+    _shard(our_copy, {"ranking_model.x": "model-00002-of-00002.safetensors"})
+    with pytest.raises(CheckpointError, match=r"model-00002-of-00002\.safetensors"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+def test_empty_vocab_is_refused_at_load(our_copy):
+    for path in our_copy.iterdir():
+        if path.name.startswith(("tokenizer", "special_tokens")):
+            path.unlink()
+    (our_copy / "vocab.txt").write_text("", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=str(our_copy.name) + r".*empty vocabulary"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+def test_tokenizer_larger_than_the_embeddings_is_refused(our_copy):
+    _edit_config(our_copy, lambda raw: raw["base_model_config"].update(vocab_size=100))
+    _rewrite_tensors(our_copy, lambda t: t.__setitem__(
+        "ranking_model.bert.embeddings.word_embeddings.weight",
+        t["ranking_model.bert.embeddings.word_embeddings.weight"][:100].clone()))
+    with pytest.raises(CheckpointError, match=r"tokenizer.*30522.*vocab_size.*100"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+def test_unknown_backbone_is_a_checkpoint_error(our_copy):
+    _edit_config(our_copy, lambda raw: raw["base_model_config"].update(model_type="no-such-backbone"))
+    with pytest.raises(CheckpointError, match=str(our_copy.name) + r".*no-such-backbone"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+@pytest.mark.parametrize("change", [
+    {"hidden_size": 33},                # not a multiple of the attention heads
+    {"num_hidden_layers": -1},
+    {"hidden_size": "wide"},
+])
+def test_unbuildable_backbone_config_is_a_checkpoint_error(our_copy, change):
+    _edit_config(our_copy, lambda raw: raw["base_model_config"].update(change))
+    with pytest.raises(CheckpointError, match=str(our_copy.name)):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+def test_huge_hidden_size_is_refused_before_allocating(our_copy, monkeypatch):
+    """A config asking for ~10^12 parameters: the shapes are compared with the file's header first."""
+    _edit_config(our_copy, lambda raw: raw["base_model_config"].update(
+        hidden_size=2 ** 20, intermediate_size=2 ** 20, num_attention_heads=4))
+    allocated = []
+    original = TextPrunerModel.__init__
+
+    def spy(self, config):
+        allocated.append(str(torch.empty(0).device))
+        original(self, config)
+
+    monkeypatch.setattr(TextPrunerModel, "__init__", spy)
+    with pytest.raises(CheckpointError, match=r"shapes do not match.*1048576"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+    assert allocated == ["meta"], "the model was built on a real device before the shapes were checked"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused(our_copy, bad):
+    def poison(tensors):
+        tensors["pruning_head.classifier.weight"][0, 3] = bad
+
+    _rewrite_tensors(our_copy, poison)
+    with pytest.raises(CheckpointError, match=r"non-finite.*pruning_head\.classifier\.weight"):
+        TextPruner.from_pretrained(our_copy, device="cpu")
+
+
+def test_non_finite_weights_in_a_foreign_layout_use_its_key_names(provence_ckpt, tmp_path):
+    shutil.copytree(provence_ckpt.folder, tmp_path / "p")
+    tensors = dict(provence_ckpt.tensors)
+    tensors["classifier.bias"] = torch.tensor([float("nan")])
+    save_file(tensors, str(tmp_path / "p" / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"non-finite.*'classifier\.bias'"):
+        load_pruner_model(tmp_path / "p")

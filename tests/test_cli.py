@@ -186,3 +186,53 @@ def test_console_script_is_declared():
 
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["text-pruner-rag"] == "text_pruner_rag.cli:main"
+
+
+# -- crafted checkpoints and bad text: one line on stderr, exit 2, no traceback (issue 11) ----------
+def _crafted(kind, tiny_model_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / f"crafted-{kind}"
+    shutil.copytree(tiny_model_dir, folder)
+    weights = folder / "model.safetensors"
+    config = json.loads((folder / "config.json").read_text())
+    if kind == "truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif kind == "random":
+        weights.write_bytes(bytes(range(256)) * 16)
+    elif kind == "list-weight-map":
+        weights.rename(folder / "model-1.safetensors")
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": ["model-1.safetensors"]}))
+    elif kind == "outside-shard":
+        weights.rename(folder / "model-1.safetensors")
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": "../model-1.safetensors"}}))
+    elif kind == "empty-vocab":
+        for path in folder.iterdir():
+            if path.name.startswith(("tokenizer", "special_tokens")):
+                path.unlink()
+        (folder / "vocab.txt").write_text("")
+    elif kind == "unknown-backbone":
+        config["base_model_config"]["model_type"] = "no-such-backbone"
+    elif kind == "huge":
+        config["base_model_config"].update(hidden_size=2 ** 20, intermediate_size=2 ** 20)
+    elif kind == "nan":
+        import torch
+        from safetensors.torch import load_file, save_file
+
+        tensors = load_file(str(weights))
+        tensors["pruning_head.classifier.bias"][0] = float("nan")
+        save_file(tensors, str(weights))
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["truncated", "random", "list-weight-map", "outside-shard", "empty-vocab",
+                                  "unknown-backbone", "huge", "nan"])
+def test_crafted_checkpoints_exit_2_with_one_line(kind, tiny_model_dir, context_file, tmp_path, capsys):
+    folder = _crafted(kind, tiny_model_dir, tmp_path)
+    code, out, err = run(["prune", "-q", QUERY, context_file, "--model", folder, "--device", "cpu"], capsys)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("text-pruner-rag prune: error: cannot load model")
+    assert folder.name in err
+    assert "Traceback" not in err

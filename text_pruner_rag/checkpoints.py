@@ -19,9 +19,15 @@ Supported ``config.json`` ``model_type`` values and what we read from them
                     ``classifier.*``, ``token_classifier.*``                   as Provence
 ==================  ======================================================  ===========================
 
-Weights are read from ``model.safetensors`` (or a sharded ``model.safetensors.index.json``). Pickle
-weights (``pytorch_model.bin``) are refused unless the caller passes ``allow_pickle=True``, and even
-then are read with ``torch.load(weights_only=True)``.
+Weights are read from ``model.safetensors`` (or a sharded ``model.safetensors.index.json`` whose shard
+names must be plain file names inside the folder). Pickle weights (``pytorch_model.bin``) are refused
+unless the caller passes ``allow_pickle=True``, and even then are read with ``torch.load(weights_only=True)``.
+
+Every check runs before the model is allocated: the architecture is first built on PyTorch's ``meta``
+device (no memory) and its tensor names and shapes are compared with the safetensors headers, so a
+config asking for a huge model fails in milliseconds. Weights holding NaN or infinity are refused.
+Whatever is wrong with a checkpoint folder (config, weights, shards, tokenizer) is reported as one
+:class:`CheckpointError` whose message names the folder or file.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from .modeling import TextPrunerConfig, TextPrunerModel
@@ -162,17 +171,14 @@ def read_pruner_config(folder: str | os.PathLike) -> TextPrunerConfig:
     raise CheckpointError(f"{where}: unknown model_type {model_type!r}; supported: {known}")
 
 
-def _load_tensors(folder: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
+def _weight_files(folder: Path, allow_pickle: bool) -> tuple[list[Path], bool]:
+    """The weight files of ``folder`` and whether they are pickle files; shard names are checked."""
     single = folder / "model.safetensors"
     if single.is_file():
-        return load_file(str(single))
+        return [single], False
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(_read_json(index).get("weight_map", {}).values()))
-        tensors: dict[str, torch.Tensor] = {}
-        for shard in shards:
-            tensors.update(load_file(str(folder / shard)))
-        return tensors
+        return [folder / name for name in _shard_names(index)], False
     pickle_file = folder / "pytorch_model.bin"
     if pickle_file.is_file():
         if not allow_pickle:
@@ -180,8 +186,78 @@ def _load_tensors(folder: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
                 f"{folder}: only pickle weights (pytorch_model.bin) found. Pickle files can execute code "
                 "when loaded; convert them to safetensors, or pass allow_pickle=True if you trust the source."
             )
-        return torch.load(str(pickle_file), map_location="cpu", weights_only=True)
+        return [pickle_file], True
     raise CheckpointError(f"{folder}: no model.safetensors (or sharded index) found")
+
+
+def _shard_names(index: Path) -> list[str]:
+    """Shard file names of a ``model.safetensors.index.json``: plain names inside its folder."""
+    weight_map = _read_json(index).get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(
+            f"{index}: `weight_map` must be a non-empty object mapping tensor names to shard files, "
+            f"got {type(weight_map).__name__}"
+        )
+    names = set()
+    for key, name in weight_map.items():
+        if not isinstance(name, str) or not name:
+            raise CheckpointError(f"{index}: `weight_map[{key!r}]` must be a shard file name, got {name!r}")
+        path = Path(name)
+        if path.is_absolute() or path.drive or ".." in path.parts or "\\" in name:
+            raise CheckpointError(
+                f"{index}: shard {name!r} points outside the checkpoint folder; shards must be file "
+                "names inside it"
+            )
+        names.add(name)
+    return sorted(names)
+
+
+def _header_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape, read from the safetensors headers only (nothing is allocated)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in files:
+        with _named_errors(path):
+            with safe_open(str(path), framework="pt") as handle:
+                for key in handle.keys():
+                    shapes[key] = tuple(handle.get_slice(key).get_shape())
+    return shapes
+
+
+def _read_tensors(files: list[Path], is_pickle: bool) -> dict[str, torch.Tensor]:
+    tensors: dict[str, torch.Tensor] = {}
+    for path in files:
+        with _named_errors(path):
+            if is_pickle:
+                loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+                if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+                    raise CheckpointError(f"{path}: expected a state dict of tensors")
+                tensors.update(loaded)
+            else:
+                tensors.update(load_file(str(path)))
+    return tensors
+
+
+@contextmanager
+def _named_errors(path: Path) -> Iterator[None]:
+    """Re-raise a safetensors/IO failure while reading ``path`` as a CheckpointError naming it."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: weights file not found") from exc
+    except (SafetensorError, OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        kind = "safetensors" if path.suffix == ".safetensors" else "PyTorch weights"
+        raise CheckpointError(f"{path}: not a valid {kind} file ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_finite(tensors: dict[str, torch.Tensor], folder: Path) -> None:
+    bad = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise CheckpointError(
+            f"{folder}: {len(bad)} weight tensors hold non-finite values (NaN or infinity): {bad[:8]}; "
+            "the checkpoint is corrupt (or came from a diverged training run)"
+        )
 
 
 def _remap_keys(tensors: dict[str, torch.Tensor], source_format: str) -> dict[str, torch.Tensor]:
@@ -202,33 +278,62 @@ def _remap_keys(tensors: dict[str, torch.Tensor], source_format: str) -> dict[st
     return tensors
 
 
+def _build_model(config: TextPrunerConfig, folder: Path, device: Optional[str] = None) -> TextPrunerModel:
+    """Build the architecture (on ``device``; ``"meta"`` allocates nothing); errors name the folder."""
+    try:
+        if device is None:
+            return TextPrunerModel(config)
+        with torch.device(device):
+            return TextPrunerModel(config)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # transformers and torch raise many types for an unbuildable config
+        backbone = (config.base_model_config or {}).get("model_type")
+        raise CheckpointError(
+            f"{folder / 'config.json'}: cannot build a {config.source_format} model with a {backbone!r} "
+            f"backbone from this config ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def load_pruner_model(folder: str | os.PathLike, *, allow_pickle: bool = False) -> TextPrunerModel:
     """Build the model from ``folder``'s config and load its weights with a strict key check.
 
+    Order of the checks: config; weight files (shard names stay inside the folder); the architecture
+    built on the ``meta`` device compared with the tensor names and shapes of the safetensors headers;
+    the weights read and checked for NaN/infinity; only then is the model allocated and filled.
+
     Raises:
-        CheckpointError: bad config, missing weights file, or weights that do not match the
-            architecture (the message lists missing and unexpected keys).
+        CheckpointError: bad config, unknown or unbuildable backbone, missing or unreadable weights
+            file (named), a malformed shard index, weights that do not match the architecture (the
+            message lists missing and unexpected keys, or mismatched shapes), or non-finite weights.
     """
     folder = Path(folder)
     config = read_pruner_config(folder)
-    model = TextPrunerModel(config)
-    tensors = _remap_keys(_load_tensors(folder, allow_pickle), config.source_format)
-    tensors = {k: v for k, v in tensors.items() if not k.endswith(_IGNORED_KEY_SUFFIXES)}
-    expected = {k for k in model.state_dict() if not k.endswith(_IGNORED_KEY_SUFFIXES)}
-    missing = sorted(expected - set(tensors))
-    unexpected = sorted(set(tensors) - expected)
+    files, is_pickle = _weight_files(folder, allow_pickle)
+    tensors = _read_tensors(files, is_pickle) if is_pickle else None
+    shapes = {k: tuple(v.shape) for k, v in tensors.items()} if is_pickle else _header_shapes(files)
+    shapes = _remap_keys(shapes, config.source_format)
+    shapes = {k: v for k, v in shapes.items() if not k.endswith(_IGNORED_KEY_SUFFIXES)}
+    skeleton = _build_model(config, folder, device="meta")
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items() if not k.endswith(_IGNORED_KEY_SUFFIXES)}
+    del skeleton
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
     if missing or unexpected:
         raise CheckpointError(
             f"{folder}: weights do not match a {config.source_format} model with a "
             f"{config.base_model_config.get('model_type')} backbone: "
             f"{len(missing)} missing keys {missing[:8]}, {len(unexpected)} unexpected keys {unexpected[:8]}"
         )
-    shapes = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(model.state_dict()[k].shape)}"
-        for k, v in tensors.items() if tuple(v.shape) != tuple(model.state_dict()[k].shape)
-    ]
-    if shapes:
-        raise CheckpointError(f"{folder}: tensor shapes do not match the config: {shapes[:5]}")
+    wrong = [f"{k}: checkpoint {v} vs model {expected[k]}" for k, v in shapes.items() if v != expected[k]]
+    if wrong:
+        raise CheckpointError(f"{folder}: tensor shapes do not match the config: {wrong[:5]}")
+    if tensors is None:
+        tensors = _read_tensors(files, is_pickle)
+    _check_finite(tensors, folder)
+    tensors = _remap_keys(tensors, config.source_format)
+    tensors = {k: v for k, v in tensors.items() if not k.endswith(_IGNORED_KEY_SUFFIXES)}
+    model = _build_model(config, folder)
     model.load_state_dict(tensors, strict=False)
     model.eval()
     return model
@@ -248,7 +353,9 @@ def load_tokenizer(folder: str | os.PathLike, backbone_config: Optional[Any] = N
             tokenizer class when ``tokenizer_config.json`` names none); read from ``folder`` when None.
 
     Raises:
-        CheckpointError: no tokenizer files in the folder.
+        CheckpointError: no tokenizer files in the folder, files the tokenizer library cannot read, an
+            empty vocabulary, a tokenizer that cannot encode a probe pair (e.g. no unknown token), or
+            more tokens than the model's embeddings (``vocab_size``).
     """
     from transformers import AutoTokenizer
 
@@ -260,10 +367,33 @@ def load_tokenizer(folder: str | os.PathLike, backbone_config: Optional[Any] = N
             "save the tokenizer next to the weights"
         )
     if backbone_config is None:
-        backbone_config = read_pruner_config(folder).get_backbone_config()
+        try:
+            backbone_config = read_pruner_config(folder).get_backbone_config()
+        except CheckpointError:
+            raise
+        except ValueError as exc:
+            raise CheckpointError(f"{folder / 'config.json'}: {exc}") from exc
     try:
-        return AutoTokenizer.from_pretrained(
+        tokenizer = AutoTokenizer.from_pretrained(
             str(folder), config=backbone_config, use_fast=True, trust_remote_code=False
         )
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{folder}: could not load a tokenizer ({exc})") from exc
+    except Exception as exc:  # tokenizers raises bare Exceptions for malformed files
+        raise CheckpointError(f"{folder}: could not load a tokenizer ({type(exc).__name__}: {exc})") from exc
+    _check_tokenizer(tokenizer, folder, backbone_config)
+    return tokenizer
+
+
+def _check_tokenizer(tokenizer: Any, folder: Path, backbone_config: Any) -> None:
+    """Refuse a tokenizer that would fail (or index outside the embeddings) only at the first call."""
+    if not getattr(tokenizer, "vocab_size", 0):
+        raise CheckpointError(f"{folder}: the tokenizer has an empty vocabulary; its vocabulary file is empty or broken")
+    try:
+        tokenizer("probe", "text")
+    except Exception as exc:  # e.g. WordPiece without its [UNK] token
+        raise CheckpointError(f"{folder}: the tokenizer cannot encode text ({type(exc).__name__}: {exc})") from exc
+    embeddings = getattr(backbone_config, "vocab_size", None)
+    if embeddings and len(tokenizer) > int(embeddings):
+        raise CheckpointError(
+            f"{folder}: the tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {embeddings}; "
+            "token ids past the embeddings would crash the model (a tokenizer from another model?)"
+        )
