@@ -24,7 +24,10 @@ from .chunking import Sentence, cut_points
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Window", "EncodedContext", "QueryTemplate", "WindowEncoder"]
+__all__ = ["Window", "EncodedContext", "QueryTemplate", "WindowEncoder", "IGNORE_INDEX"]
+
+#: Token label meaning "no label" (ignored by ``torch.nn.functional.cross_entropy``).
+IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,17 @@ class EncodedContext:
         token_ids (list[int]): context tokens, no special tokens.
         sentence_ids (list[int]): for each token, the index of the sentence holding its first character.
         token_counts (list[int]): number of tokens per sentence (0 for a sentence with no token).
+        inside (list[bool]): for each token, whether its first character lies inside the span of the
+            sentence it is mapped to. Always true when the sentences tile the context (what
+            :func:`~text_pruner_rag.chunking.split_sentences` returns); false for tokens in a gap between
+            given spans (e.g. OpenProvence spans), which are still packed with the sentence before them
+            (the first sentence for tokens before it) but get no training label.
     """
 
     token_ids: list[int]
     sentence_ids: list[int]
     token_counts: list[int]
+    inside: Optional[list[bool]] = None
 
 
 @dataclass
@@ -73,12 +82,17 @@ class Window:
         token_type_ids (list[int] | None): aligned with ``input_ids``.
         sentence_ids (list[int]): aligned with ``input_ids``: sentence index of a context token, -1 for
             query, special and separator tokens.
+        labels (list[int] | None): only when sentence labels were given to
+            :meth:`WindowEncoder.windows`: aligned with ``input_ids``, the label of each context token's
+            sentence, and :data:`IGNORE_INDEX` (-100) for query, special and separator tokens and for
+            context tokens outside their sentence's span. Padding is the collator's job (also -100).
     """
 
     context_index: int
     input_ids: list[int]
     token_type_ids: Optional[list[int]]
     sentence_ids: list[int] = field(default_factory=list)
+    labels: Optional[list[int]] = None
 
 
 class WindowEncoder:
@@ -153,6 +167,7 @@ class WindowEncoder:
             starts = [s.start for s in sents]
             token_ids: list[int] = []
             sentence_ids: list[int] = []
+            inside: list[bool] = []
             counts = [0] * len(sents)
             for token_id, (start, end) in zip(ids, offsets):
                 if not sents:
@@ -160,8 +175,9 @@ class WindowEncoder:
                 index = max(0, bisect.bisect_right(starts, start) - 1)
                 token_ids.append(token_id)
                 sentence_ids.append(index)
+                inside.append(sents[index].start <= start < sents[index].end)
                 counts[index] += 1
-            encoded.append(EncodedContext(token_ids, sentence_ids, counts))
+            encoded.append(EncodedContext(token_ids, sentence_ids, counts, inside))
         return encoded
 
     def windows(
@@ -172,8 +188,23 @@ class WindowEncoder:
         sentences: Sequence[Sentence],
         encoded: EncodedContext,
         language: str = "en",
+        sentence_labels: Optional[Sequence[int]] = None,
     ) -> list[Window]:
-        """Pack one context's tokens into windows (whole sentences when they fit)."""
+        """Pack one context's tokens into windows (whole sentences when they fit).
+
+        Args:
+            template, context_index, context, sentences, encoded, language: as produced by
+                :meth:`template`, :meth:`encode_contexts` and the sentence splitter.
+            sentence_labels (Sequence[int], optional): one label per sentence (training: 1 relevant,
+                0 irrelevant, :data:`IGNORE_INDEX` unknown, or any other integer code the caller maps
+                later). When given, every window also carries token ``labels`` (see :class:`Window`).
+                The windows themselves are identical with or without labels.
+
+        Raises:
+            ValueError: no room for context tokens, or ``len(sentence_labels) != len(sentences)``.
+        """
+        if sentence_labels is not None and len(sentence_labels) != len(sentences):
+            raise ValueError(f"{len(sentence_labels)} sentence labels for {len(sentences)} sentences")
         capacity = self.capacity(template)
         if capacity < 1:
             raise ValueError(
@@ -201,7 +232,28 @@ class WindowEncoder:
                     current = list(fragment)
         if current:
             pieces.append(current)
-        return [self._window(template, context_index, encoded, piece) for piece in pieces]
+        return [self._window(template, context_index, encoded, piece, sentence_labels) for piece in pieces]
+
+    def encode(
+        self,
+        query: str | QueryTemplate,
+        context: str,
+        sentences: Sequence[Sentence],
+        language: str = "en",
+        sentence_labels: Optional[Sequence[int]] = None,
+        context_index: int = 0,
+    ) -> list[Window]:
+        """All windows of one (query, context) pair: :meth:`template` (unless a template is given),
+        :meth:`encode_contexts` and :meth:`windows` in one call; what inference and training both use.
+
+        Returns:
+            list[Window]: in context order; empty when ``sentences`` is empty.
+        """
+        template = query if isinstance(query, QueryTemplate) else self.template(query)
+        if not sentences:
+            return []
+        encoded = self.encode_contexts([context], [sentences])[0]
+        return self.windows(template, context_index, context, sentences, encoded, language, sentence_labels)
 
     def _cut_long_sentence(
         self, group: list[int], sentence: Sentence, context: str, capacity: int, language: str
@@ -238,7 +290,8 @@ class WindowEncoder:
 
     @staticmethod
     def _window(
-        template: QueryTemplate, context_index: int, encoded: EncodedContext, positions: list[int]
+        template: QueryTemplate, context_index: int, encoded: EncodedContext, positions: list[int],
+        sentence_labels: Optional[Sequence[int]] = None,
     ) -> Window:
         ids = [encoded.token_ids[p] for p in positions]
         input_ids = template.prefix_ids + ids + template.suffix_ids
@@ -254,7 +307,16 @@ class WindowEncoder:
                 + [template.context_type_id] * len(ids)
                 + (template.suffix_type_ids or [])
             )
-        return Window(context_index, input_ids, token_type_ids, sentence_ids)
+        labels = None
+        if sentence_labels is not None:
+            inside = encoded.inside
+            labels = (
+                [IGNORE_INDEX] * len(template.prefix_ids)
+                + [int(sentence_labels[encoded.sentence_ids[p]]) if inside is None or inside[p] else IGNORE_INDEX
+                   for p in positions]
+                + [IGNORE_INDEX] * len(template.suffix_ids)
+            )
+        return Window(context_index, input_ids, token_type_ids, sentence_ids, labels)
 
 
 def _sentence_groups(sentence_ids: list[int]) -> list[list[int]]:

@@ -13,7 +13,8 @@ construction)::
                    "spans": [[start, end], ...],   # character offsets into `text`, end exclusive
                    "relevance": [0 | 1, ...],       # one flag per span: 1 = relevant sentence
                    "label": 0 | 1,                  # 1 = the passage is relevant (a positive)
-                   "teacher_score": float | None}],
+                   "teacher_score": float | None,
+                   "complete": false}],             # only when false: the 0 flags are unknown, not irrelevant
      "meta": {...}}                                 # optional, reader-specific (e.g. QED explanation type)
 
 Invariants checked by :meth:`Passage.validate` / :meth:`Record.validate` (``ValueError`` otherwise):
@@ -128,6 +129,11 @@ class Passage:
         label (int): 1 if the passage is relevant to the query (a positive), else 0.
         title (str, optional): title shown with the passage. Defaults to None.
         teacher_score (float, optional): teacher reranking score. Defaults to None.
+        complete (bool, optional): True (default) when every flag is known: a 0 sentence was judged
+            (or is known to be) irrelevant — multi-sentence human labels, all-zero negatives and
+            passages that answer nothing. False when only the 1 flags are known (single-answer sources:
+            the sentence holding the answer is relevant, the others were never judged); training then
+            treats the 0 sentences as unknown (``loss.unknown``). Evaluation reads the flags as given.
 
     Raises:
         ValueError: on any invariant violation (see the module docstring).
@@ -139,6 +145,7 @@ class Passage:
     label: int
     title: str | None = None
     teacher_score: float | None = None
+    complete: bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -166,6 +173,8 @@ class Passage:
             if isinstance(self.teacher_score, bool) or not isinstance(self.teacher_score, (int, float)):
                 raise ValueError(f"teacher_score must be a number or None, got {self.teacher_score!r}")
             self.teacher_score = float(self.teacher_score)
+        if not isinstance(self.complete, bool):
+            raise ValueError(f"complete must be true or false, got {self.complete!r}")
 
     @property
     def is_tiling(self) -> bool:
@@ -179,7 +188,7 @@ class Passage:
         return [self.text[s:e] for s, e in self.spans]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "text": self.text,
             "title": self.title,
             "spans": [[s, e] for s, e in self.spans],
@@ -187,6 +196,9 @@ class Passage:
             "label": self.label,
             "teacher_score": self.teacher_score,
         }
+        if not self.complete:
+            out["complete"] = False
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Passage:
@@ -197,6 +209,7 @@ class Passage:
             label=data["label"],
             title=data.get("title"),
             teacher_score=data.get("teacher_score"),
+            complete=data.get("complete", True),
         )
 
 

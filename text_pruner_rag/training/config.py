@@ -88,6 +88,15 @@ class LossSettings(_Section):
     pruning_weight: float = Field(1.0, ge=0, description="Weight of the token cross-entropy (Provence: 1.0).")
     ranking_loss: Literal["auto", "mse", "bce"] = Field("auto", description="auto: MSE on the teacher score when "
                                                          "present, else BCE on the passage label.")
+    unknown: Literal["ignore", "soft", "downweight"] = Field("ignore", description="Token loss on sentences "
+                                                            "whose label is unknown (not marked relevant in a passage "
+                                                            "with incomplete labels, e.g. single-answer sources): "
+                                                            "ignore (-100), soft target `unknown_target`, or target 0 "
+                                                            "with weight `unknown_weight`.")
+    unknown_target: float = Field(0.3, ge=0, le=1, description="Keep-probability target of unknown sentences "
+                                  "for unknown=soft.")
+    unknown_weight: float = Field(0.3, ge=0, description="Loss weight of unknown sentences (target 0) for "
+                                  "unknown=downweight; 1.0 treats them as irrelevant (the old behaviour).")
 
 
 class EvaluationSettings(_Section):

@@ -1,72 +1,102 @@
 """From unified records to model inputs: query groups, token labels, padding.
 
-Token labels come from sentence labels through the tokenizer's offset mapping, exactly: a context
-token gets the relevance (0/1) of the sentence span holding its first character; query, special and
-padding tokens, and context tokens outside every span (gaps in OpenProvence spans), get -100 (ignored
-by the loss). Training inputs are the first window of each passage, built by the same
-:class:`~text_pruner_rag.encoding.WindowEncoder` template as inference (``[CLS] query [SEP] context
-[SEP]``); context tokens beyond the window are truncated (as in Provence and OpenProvence training).
+Training windows are built by the inference encoder itself (:meth:`text_pruner_rag.encoding.WindowEncoder.encode`,
+the code path :class:`~text_pruner_rag.pruner.TextPruner` runs), with the passage's sentence spans as the
+sentences: same template (``[CLS] query [SEP] context [SEP]``), same token-to-sentence map, same packing of
+whole sentences into windows. A training pair is the **first window** of the passage (the sentences that
+fit whole in ``max_length``; a first sentence longer than a window is cut as at inference).
+
+Token labels come from sentence labels through that map: a context token gets the label of the sentence
+holding its first character; query, special and padding tokens, and context tokens outside every span
+(gaps in OpenProvence spans), get -100 (ignored by the loss).
+
+What a 0 means depends on :attr:`Passage.complete`: a *complete* passage (multi-sentence human labels,
+all-zero negatives and unanswerable passages) says its 0 sentences are irrelevant; an *incomplete* one
+(single-answer sources: only the answer sentence is known) says nothing about them. ``unknown`` picks how
+the loss treats those unknown sentences (see :class:`GroupDataset`):
+
+* ``"ignore"``: label -100, no loss;
+* ``"soft"``: soft target ``unknown_target`` (probability of keep) with full weight;
+* ``"downweight"``: target 0 with weight ``unknown_weight`` (1 = the old "everything else is irrelevant").
+
+Each pair carries ``labels`` (hard: 1/0, -100 for ignored and unknown tokens), ``targets`` (keep
+probability, float) and ``weights`` (loss weight per token, 0 where ignored); :class:`~.losses.PrunerLoss`
+uses ``targets``/``weights``.
 """
 
 from __future__ import annotations
 
-import bisect
 import random
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Literal
 
 import torch
 from torch.utils.data import Dataset
 
-from ..encoding import WindowEncoder
+from ..chunking import Sentence
+from ..encoding import IGNORE_INDEX, QueryTemplate, WindowEncoder
 from ..records import Passage, Record
 
-__all__ = ["token_labels", "encode_passage", "sample_group", "GroupDataset", "GroupCollator", "IGNORE_INDEX"]
+__all__ = ["passage_sentences", "encode_passage", "sample_group", "GroupDataset", "GroupCollator",
+           "IGNORE_INDEX", "UNKNOWN_TREATMENTS"]
 
-IGNORE_INDEX = -100
+UNKNOWN_TREATMENTS = ("ignore", "soft", "downweight")
+_UNKNOWN = 2  # sentence-label code for "unknown" passed through the encoder
 
 
-def token_labels(offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]],
-                 relevance: Sequence[int]) -> list[int]:
-    """Label each context token with its sentence's relevance.
+def passage_sentences(passage: Passage) -> list[Sentence]:
+    """The passage's spans as :class:`~text_pruner_rag.chunking.Sentence` objects (exact text slices)."""
+    return [Sentence(passage.text[s:e], s, e) for s, e in passage.spans]
+
+
+def encode_passage(
+    encoder: WindowEncoder,
+    template: QueryTemplate,
+    passage: Passage,
+    language: str = "en",
+    *,
+    unknown: Literal["ignore", "soft", "downweight"] = "ignore",
+    unknown_target: float = 0.3,
+    unknown_weight: float = 0.3,
+) -> dict[str, list]:
+    """The first inference window of one (query, passage) pair, with token labels.
 
     Args:
-        offsets: character ``(start, end)`` of each context token (tokenizer offset mapping).
-        spans: character ``[start, end)`` of each sentence, sorted, non-overlapping.
-        relevance: 0/1 per span.
+        encoder, template: the inference encoder and the query's template.
+        passage: the passage; its spans are the sentences.
+        language: ``"en"``/``"ja"`` (where an over-long sentence may be cut).
+        unknown, unknown_target, unknown_weight: the treatment of unknown sentences (module docstring).
 
     Returns:
-        list[int]: one label per token: the relevance of the span holding the token's first
-        character, or -100 when no span holds it.
+        dict: ``input_ids``, ``token_type_ids`` (when the tokenizer has them), ``labels`` (int, -100
+        ignored), ``targets`` (float keep-probability targets) and ``weights`` (float; 0 where ignored),
+        all of the window's length.
+
+    Raises:
+        ValueError: an unknown treatment.
     """
-    starts = [s for s, _ in spans]
-    labels = []
-    for token_start, token_end in offsets:
-        i = bisect.bisect_right(starts, token_start) - 1
-        inside = i >= 0 and token_start < spans[i][1] and token_end > token_start
-        labels.append(int(relevance[i]) if inside else IGNORE_INDEX)
-    return labels
-
-
-def encode_passage(encoder: WindowEncoder, template, passage: Passage) -> dict[str, list[int]]:
-    """Tokenise one passage after the query template; first window only.
-
-    Returns:
-        dict: ``input_ids``, ``token_type_ids`` (or absent), ``labels`` (same length; -100 outside context).
-    """
-    enc = encoder.tokenizer(passage.text, add_special_tokens=False, return_offsets_mapping=True,
-                            truncation=False, verbose=False)
-    capacity = encoder.capacity(template)
-    ids = list(enc["input_ids"])[:capacity]
-    offsets = list(enc["offset_mapping"])[:capacity]
-    labels = token_labels(offsets, passage.spans, passage.relevance)
-    features = {
-        "input_ids": template.prefix_ids + ids + template.suffix_ids,
-        "labels": [IGNORE_INDEX] * len(template.prefix_ids) + labels + [IGNORE_INDEX] * len(template.suffix_ids),
-    }
-    if template.prefix_type_ids is not None:
-        features["token_type_ids"] = (template.prefix_type_ids + [template.context_type_id] * len(ids)
-                                      + (template.suffix_type_ids or []))
+    if unknown not in UNKNOWN_TREATMENTS:
+        raise ValueError(f"unknown must be one of {UNKNOWN_TREATMENTS}, got {unknown!r}")
+    codes = [int(r) if passage.complete or r == 1 else _UNKNOWN for r in passage.relevance]
+    window = encoder.encode(template, passage.text, passage_sentences(passage), language, sentence_labels=codes)[0]
+    labels, targets, weights = [], [], []
+    for code in window.labels:
+        if code == _UNKNOWN:
+            labels.append(IGNORE_INDEX)
+            if unknown == "soft":
+                targets.append(float(unknown_target)), weights.append(1.0)
+            elif unknown == "downweight":
+                targets.append(0.0), weights.append(float(unknown_weight))
+            else:
+                targets.append(0.0), weights.append(0.0)
+        elif code == IGNORE_INDEX:
+            labels.append(IGNORE_INDEX), targets.append(0.0), weights.append(0.0)
+        else:
+            labels.append(code), targets.append(float(code)), weights.append(1.0)
+    features: dict[str, list] = {"input_ids": window.input_ids, "labels": labels, "targets": targets,
+                                 "weights": weights}
+    if window.token_type_ids is not None:
+        features["token_type_ids"] = window.token_type_ids
     return features
 
 
@@ -92,10 +122,18 @@ class GroupDataset(Dataset):
         encoder (WindowEncoder): the inference encoder (same template and window size).
         items (int): passages per group. max_positives (int): positives per group.
         seed (int): sampling seed; group ``i`` uses ``Random(seed + i)`` (deterministic per seed).
+        unknown (str): ``"ignore"``, ``"soft"`` or ``"downweight"``: the loss on sentences of incomplete
+            passages that are not marked relevant (see the module docstring). Defaults to ``"ignore"``.
+        unknown_target (float): soft keep target for ``"soft"``. unknown_weight (float): weight for
+            ``"downweight"``.
     """
 
     def __init__(self, records: list[Record], encoder: WindowEncoder, items: int, max_positives: int = 1,
-                 seed: int = 42) -> None:
+                 seed: int = 42, unknown: str = "ignore", unknown_target: float = 0.3,
+                 unknown_weight: float = 0.3) -> None:
+        if unknown not in UNKNOWN_TREATMENTS:
+            raise ValueError(f"unknown must be one of {UNKNOWN_TREATMENTS}, got {unknown!r}")
+        self.unknown, self.unknown_target, self.unknown_weight = unknown, unknown_target, unknown_weight
         self.records = records
         self.encoder = encoder
         self.items = items
@@ -117,7 +155,9 @@ class GroupDataset(Dataset):
         record = self.records[index]
         group = sample_group(record, self.items, self.max_positives, random.Random(self.seed + index))
         template = self._template(record.query)
-        passages = [encode_passage(self.encoder, template, p) for p in group]
+        passages = [encode_passage(self.encoder, template, p, record.language, unknown=self.unknown,
+                                   unknown_target=self.unknown_target, unknown_weight=self.unknown_weight)
+                    for p in group]
         return {
             "passages": passages,
             "binary_labels": [float(p.label) for p in group],
@@ -130,7 +170,9 @@ class GroupCollator:
     """Flatten query groups into one padded batch of (query, passage) windows.
 
     Produces ``input_ids``/``attention_mask``/(``token_type_ids``) `(n_pairs, max_len)`,
-    ``pruning_labels`` `(n_pairs, max_len)` with -100 ignored, ``binary_labels`` `(n_pairs,)`,
+    ``pruning_labels`` `(n_pairs, max_len)` with -100 ignored, ``pruning_targets`` and ``pruning_weights``
+    `(n_pairs, max_len)` float (when the pairs carry ``targets``/``weights``; padding weight 0),
+    ``binary_labels`` `(n_pairs,)`,
     ``teacher_scores`` `(n_pairs,)` and ``teacher_mask`` `(n_pairs,)` (1 where a teacher score exists).
     """
 
@@ -151,6 +193,10 @@ class GroupCollator:
             "attention_mask": torch.zeros((n, width), dtype=torch.long),
             "pruning_labels": torch.full((n, width), IGNORE_INDEX, dtype=torch.long),
         }
+        has_soft = all("targets" in p and "weights" in p for p in pairs)
+        if has_soft:
+            batch["pruning_targets"] = torch.zeros((n, width), dtype=torch.float)
+            batch["pruning_weights"] = torch.zeros((n, width), dtype=torch.float)
         has_types = "token_type_ids" in pairs[0]
         if has_types:
             batch["token_type_ids"] = torch.zeros((n, width), dtype=torch.long)
@@ -159,6 +205,9 @@ class GroupCollator:
             batch["input_ids"][row, :length] = torch.tensor(p["input_ids"])
             batch["attention_mask"][row, :length] = 1
             batch["pruning_labels"][row, :length] = torch.tensor(p["labels"])
+            if has_soft:
+                batch["pruning_targets"][row, :length] = torch.tensor(p["targets"], dtype=torch.float)
+                batch["pruning_weights"][row, :length] = torch.tensor(p["weights"], dtype=torch.float)
             if has_types:
                 batch["token_type_ids"][row, :length] = torch.tensor(p["token_type_ids"])
         teacher = [t for g in groups for t in g["teacher_scores"]]

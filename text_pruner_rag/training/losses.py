@@ -8,6 +8,10 @@
   the activated score (not the raw logit, as OpenProvence does) keeps inference scores on the
   teacher's scale; see provence-reference §1.1.
 * ``L_prune``: token cross-entropy over context tokens (labels -100 ignored), averaged over tokens.
+  When the batch carries ``pruning_targets`` (keep probability per token) and ``pruning_weights``
+  (see :mod:`.features`: soft targets and down-weighted tokens for sentences whose label is unknown),
+  it is the weighted soft cross-entropy ``sum(w * CE(t)) / sum(w)``, ``CE(t) = -(t log p_keep +
+  (1 - t) log p_drop)``; with hard targets and unit weights that is exactly the plain token CE.
 """
 
 from __future__ import annotations
@@ -41,15 +45,27 @@ class PrunerLoss:
 
     def __call__(self, ranking_logits: torch.Tensor, pruning_logits: torch.Tensor, batch: dict[str, torch.Tensor]):
         logits = ranking_logits[..., 0].float()
-        labels = batch["pruning_labels"]
-        valid = labels != IGNORE_INDEX
-        if valid.any():
-            pruning = F.cross_entropy(pruning_logits.float()[valid], labels[valid])
-        else:
-            pruning = pruning_logits.float().sum() * 0.0
+        pruning = self._pruning(pruning_logits.float(), batch)
         ranking = self._ranking(logits, batch)
         total = self.ranking_weight * ranking + self.pruning_weight * pruning
         return total, {"ranking_loss": ranking.detach(), "pruning_loss": pruning.detach()}
+
+    @staticmethod
+    def _pruning(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if "pruning_weights" in batch and "pruning_targets" in batch:
+            weights = batch["pruning_weights"].to(logits.dtype)
+            total_weight = weights.sum()
+            if not bool(total_weight > 0):
+                return logits.sum() * 0.0
+            log_probs = F.log_softmax(logits, dim=-1)
+            targets = batch["pruning_targets"].to(logits.dtype)
+            per_token = -(targets * log_probs[..., 1] + (1 - targets) * log_probs[..., 0])
+            return (weights * per_token).sum() / total_weight
+        labels = batch["pruning_labels"]
+        valid = labels != IGNORE_INDEX
+        if valid.any():
+            return F.cross_entropy(logits[valid], labels[valid])
+        return logits.sum() * 0.0
 
     def _ranking(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         teacher_mask = batch["teacher_mask"].to(logits.dtype)

@@ -189,7 +189,8 @@ def _training_arguments(config: TrainConfig, dry_run: bool):
             # every rank would train alone and all of them would write the final folder.
             values["use_cpu"] = True
     values["remove_unused_columns"] = False
-    values["label_names"] = ["pruning_labels", "binary_labels", "teacher_scores", "teacher_mask"]
+    values["label_names"] = ["pruning_labels", "pruning_targets", "pruning_weights", "binary_labels",
+                             "teacher_scores", "teacher_mask"]
     output = Path(config.output.dir) / ("dry_run" if dry_run else "checkpoints")
     return TrainingArguments(output_dir=str(output), **values)
 
@@ -219,9 +220,12 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     model, tokenizer = build_model(config, dry_run=dry_run)
     core = model.get_base_model() if hasattr(model, "get_base_model") else model
     encoder = WindowEncoder(tokenizer, core.config.max_length)
-    dataset = GroupDataset(train_records, encoder, config.data.items, config.data.max_positives, config.data.seed)
+    labels = config.loss
+    dataset = GroupDataset(train_records, encoder, config.data.items, config.data.max_positives, config.data.seed,
+                           labels.unknown, labels.unknown_target, labels.unknown_weight)
     eval_dataset = GroupDataset(dev_records, encoder, config.data.items, config.data.max_positives,
-                                config.data.seed) if dev_records else None
+                                config.data.seed, labels.unknown, labels.unknown_target,
+                                labels.unknown_weight) if dev_records else None
     args = _training_arguments(config, dry_run)
     loss = PrunerLoss(config.loss.ranking_weight, config.loss.pruning_weight, config.loss.ranking_loss,
                       core.config.ranking_activation)

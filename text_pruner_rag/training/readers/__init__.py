@@ -19,6 +19,13 @@ _EXPORTS = {
     "read_openprovence": ".openprovence",
     "read_qed": ".qed",
     "read_squad": ".squad",
+    "read_squad2": ".squad",
+    "read_cast_answerability": ".cast",
+    "read_fever_eraser": ".eraser",
+    "read_multirc_eraser": ".eraser",
+    "read_wikiqa": ".wikiqa",
+    "read_selqa": ".selqa",
+    "PERMISSIVE_FORMATS": ".registry",
     "read_jsonl": "text_pruner_rag.records",
 }
 __all__ = sorted(_EXPORTS)

@@ -6,13 +6,14 @@ All offsets are characters (Python string indices); spans are ``[start, end)``.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 import os
 
 from ...chunking import SUPPORTED_LANGUAGES, detect_language, split_sentences
 from ...records import DataFormatError, Passage, Span, expand_paths, iter_jsonl, load_json
 
 __all__ = [
+    "sentences_passage",
     "find_all",
     "join_sentences",
     "json_list_items",
@@ -118,3 +119,20 @@ def json_list_items(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> I
             continue
         for index, item in enumerate(data):
             yield f"{path}:[{index}]", item
+
+
+def sentences_passage(sentences: Sequence[str], relevant: Iterable[int], label: int | None = None,
+                       title: str | None = None, complete: bool = True) -> Passage | None:
+    """A passage from pre-split sentences joined with single spaces (tiling spans); None if no text."""
+    pieces = [s.strip() for s in sentences]
+    kept = [i for i, s in enumerate(pieces) if s]
+    if not kept:
+        return None
+    relevant = set(relevant)
+    parts = [pieces[i] + (" " if n < len(kept) - 1 else "") for n, i in enumerate(kept)]
+    text, spans, mapping = join_sentences(parts)
+    flags = [0] * len(spans)
+    for n, i in enumerate(kept):
+        if i in relevant and mapping[n] is not None:
+            flags[mapping[n]] = 1
+    return Passage(text, spans, flags, int(any(flags)) if label is None else label, title, complete=complete)

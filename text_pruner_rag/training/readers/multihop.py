@@ -89,7 +89,8 @@ def _musique_record(row: dict[str, Any], source: str) -> Record:
             flags = mark(spans, ranges)
             rules["answer" if any(flags) else "whole_paragraph"] += 1
             flags = flags if any(flags) else [1] * len(spans)
-        passages.append(Passage(text, spans, flags, int(supporting), paragraph.get("title")))
+        passages.append(Passage(text, spans, flags, int(supporting), paragraph.get("title"),
+                                complete=not supporting or all(flags)))
     if not rules:
         raise Dropped("no_supporting_paragraph")
     return Record(

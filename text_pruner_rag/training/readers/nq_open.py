@@ -84,7 +84,7 @@ def read_nq_open_oracle(
             ranges = [r for a in answers for r in find_all(text, a, word_boundaries=True)]
             label = int(bool(ctx.get("isgold") or ctx.get("hasanswer")))
             flags = mark(spans, ranges) if label else [0] * len(spans)
-            passages.append(Passage(text, spans, flags, label, ctx.get("title")))
+            passages.append(Passage(text, spans, flags, label, ctx.get("title"), complete=not label))
         if not any(any(p.relevance) for p in passages if p.label):
             raise Dropped("no_answer_in_passage")
         return Record(

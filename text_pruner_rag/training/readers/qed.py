@@ -54,7 +54,7 @@ def _qed_record(row: dict[str, Any], source: str, multi_sentence: str) -> Record
         language="en",
         source=source,
         answers=answers,
-        passages=[Passage(text, spans, flags, 1, title)],
+        passages=[Passage(text, spans, flags, 1, title, complete=False)],
         meta={"explanation_type": kind, "sentences": segmentation},
     )
 

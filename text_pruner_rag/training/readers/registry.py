@@ -32,9 +32,13 @@ from .multihop import read_hotpotqa, read_musique
 from .nq_open import read_nq_open_oracle
 from .openprovence import read_openprovence
 from .qed import read_qed
-from .squad import read_squad
+from .cast import read_cast_answerability
+from .eraser import read_fever_eraser, read_multirc_eraser
+from .selqa import read_selqa
+from .squad import read_squad, read_squad2
+from .wikiqa import read_wikiqa
 
-__all__ = ["LICENSE_NOTES", "READERS", "Reader", "register_reader"]
+__all__ = ["LICENSE_NOTES", "PERMISSIVE_FORMATS", "READERS", "Reader", "register_reader"]
 
 Reader = Callable[..., Iterator[Record]]
 
@@ -107,3 +111,41 @@ register_reader(
     read_jsonl,
     "Unified JSONL written by text_pruner_rag.training.preparation.prepare: see its .meta.json for the sources.",
 )
+register_reader(
+    "cast_answerability",
+    read_cast_answerability,
+    "CAsT answerability (iai-group/answerability-prediction; Lajewska & Balog, ECIR 2024; "
+    "snippets from iai-group/CAsT-snippets): no license file; passages from the TREC CAsT 2020/2022 collections "
+    "(MS MARCO, KILT Wikipedia, Washington Post). RESEARCH DATA: a model trained on it must say so.",
+)
+register_reader(
+    "fever_eraser",
+    read_fever_eraser,
+    "FEVER (Thorne et al., 2018) in the ERASER format (DeYoung et al., 2020): Wikipedia, CC BY-SA 3.0.",
+)
+register_reader(
+    "multirc_eraser",
+    read_multirc_eraser,
+    "MultiRC (Khashabi et al., NAACL 2018) in the ERASER format: research data, no license file. "
+    "RESEARCH DATA: a model trained on it must say so.",
+)
+register_reader(
+    "wikiqa",
+    read_wikiqa,
+    "WikiQA (Yang et al., EMNLP 2015): Microsoft Research Data License Agreement (non-commercial research). "
+    "RESEARCH DATA: a model trained on it must say so.",
+)
+register_reader(
+    "squad2",
+    read_squad2,
+    "SQuAD 2.0 (Rajpurkar et al., ACL 2018), CC BY-SA 4.0; Wikipedia-derived.",
+)
+register_reader(
+    "selqa",
+    read_selqa,
+    "SelQA (emorynlp/selqa; Jurczyk et al., 2016), Apache-2.0; Wikipedia-derived sentences.",
+)
+
+#: Formats whose data license lets a shipped model be trained on them with attribution only (see
+#: ../shared/data/README.md); cast_answerability, multirc_eraser and wikiqa are research data.
+PERMISSIVE_FORMATS = ("squad", "qed", "nq_open_oracle", "hotpotqa", "musique", "fever_eraser", "squad2", "selqa")

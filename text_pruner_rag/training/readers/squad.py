@@ -22,7 +22,7 @@ from ...records import (
 )
 from .common import mark, resolve_language, sentence_spans, unique
 
-__all__ = ["read_squad"]
+__all__ = ["read_squad", "read_squad2"]
 
 
 _SEP = " [SEP] "
@@ -99,7 +99,7 @@ def _squad_record(item: tuple, source: str) -> Record:
     positive = paragraphs[j]
     ranges = [_answer_range(positive, a) for a in answers]
     spans = positive.sentence_spans()
-    passages = [Passage(positive.text, spans, mark(spans, ranges), 1, positive.title)]
+    passages = [Passage(positive.text, spans, mark(spans, ranges), 1, positive.title, complete=False)]
     others = [n for n in range(len(paragraphs)) if n != j]
     if max_negatives is not None and len(others) > max_negatives:
         others = sorted(random.Random(f"{seed}|{qid}").sample(others, max_negatives))
@@ -158,3 +158,64 @@ def read_squad(
     items = _squad_items(expand_paths(paths), language, max_negatives, seed)
     convert = lambda item: _squad_record(item, source)  # noqa: E731
     return convert_items(items, convert, limit=limit, on_error=on_error, stats=stats, what=source)
+
+
+def read_squad2(
+    path: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    max_negatives: int | None = 3,
+    unanswerable: bool = True,
+    seed: int = 0,
+    source: str = "squad2",
+    limit: int | None = None,
+    on_error: str = "raise",
+    stats: ReadStats | None = None,
+) -> Iterator[Record]:
+    """Read SQuAD 2.0 (``squad2_dev_half/dev-v2.0-half.json``), keeping the unanswerable questions.
+
+    Answerable question: positive = its paragraph, the sentence(s) holding an answer relevant and the
+    others *unknown* (``complete=False``: one answer sentence is known, not what else a reader needs).
+    ``is_impossible`` question (adversarially written against the paragraph): the paragraph becomes a
+    label-0 passage with every sentence 0 (complete: it holds no answer). Both get up to ``max_negatives``
+    other paragraphs of the same article (label 0, complete; ``Random(f"{seed}|{id}")``, article order).
+    ``unanswerable=False`` drops the impossible questions (``"unanswerable"``).
+
+    License/attribution: SQuAD 2.0, CC BY-SA 4.0 (Wikipedia-derived).
+    """
+    import random
+
+    def items() -> Iterator[tuple[str, Any]]:
+        for file in expand_paths(path):
+            document = load_json(file)
+            for i, article in enumerate(document["data"]):
+                title = (article.get("title") or "").replace("_", " ") or None
+                paragraphs = [_squad_paragraph(p, title, "en") for p in article["paragraphs"]]
+                for j, raw in enumerate(article["paragraphs"]):
+                    for k, qa in enumerate(raw.get("qas", [])):
+                        yield f"{file}:data[{i}].paragraphs[{j}].qas[{k}]", (paragraphs, j, qa)
+
+    def convert(item: tuple) -> Record:
+        paragraphs, j, qa = item
+        impossible = bool(qa.get("is_impossible")) or not qa.get("answers")
+        if impossible and not unanswerable:
+            raise Dropped("unanswerable")
+        own = paragraphs[j]
+        spans = own.sentence_spans()
+        if impossible:
+            passages = [Passage(own.text, spans, [0] * len(spans), 0, own.title, complete=True)]
+            answers: list[str] = []
+        else:
+            ranges = [_answer_range(own, a) for a in qa["answers"]]
+            passages = [Passage(own.text, spans, mark(spans, ranges), 1, own.title, complete=False)]
+            answers = unique(a["text"] for a in qa["answers"])
+        others = [n for n in range(len(paragraphs)) if n != j]
+        if max_negatives is not None and len(others) > max_negatives:
+            others = sorted(random.Random(f"{seed}|{qa['id']}").sample(others, max_negatives))
+        for n in others:
+            other = paragraphs[n]
+            other_spans = other.sentence_spans()
+            passages.append(Passage(other.text, other_spans, [0] * len(other_spans), 0, other.title))
+        return Record(id=str(qa["id"]), query=qa["question"], language="en", source=source, answers=answers,
+                      passages=passages, meta={"is_impossible": impossible, "title": own.title})
+
+    return convert_items(items(), convert, limit=limit, on_error=on_error, stats=stats, what=source)
