@@ -36,6 +36,7 @@ class FakePruner:
 
     def __init__(self, scores: Optional[dict[str, float]] = None) -> None:
         self.scores = scores or {}
+        self.name_or_path: Optional[str] = None  # built in memory: adapters cannot serialize it
         self.calls: list[dict] = []
 
     def prune_many(
@@ -62,6 +63,10 @@ class FakePruner:
         )
         threshold = self.default_threshold if threshold is None else threshold
         return [self._prune(_words(query), context, threshold) for context in contexts]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Whitespace-separated words per text (the fake tokenizer)."""
+        return [len(t.split()) for t in texts]
 
     def _prune(self, query_words: set[str], context: str, threshold: float) -> PruningResult:
         sentences = []

@@ -36,13 +36,14 @@ def snapshot(nodes):
 
 def test_class_name_and_serialization(fake_pruner):
     assert BaseNodePostprocessor in TextPrunerPostprocessor.__mro__
+    fake_pruner.name_or_path = "org/fake-pruner"  # where the pruner was loaded from
     postprocessor = TextPrunerPostprocessor(pruner=fake_pruner, top_n=2, on_empty="keep")
     data = postprocessor.to_dict()
     assert data["class_name"] == "TextPrunerPostprocessor"
-    assert data["top_n"] == 2 and data["on_empty"] == "keep" and data["model"] is None
+    assert data["top_n"] == 2 and data["on_empty"] == "keep" and data["model"] == "org/fake-pruner"
     assert "pruner" not in data and "_pruner" not in data and "callback_manager" not in data
     restored = TextPrunerPostprocessor.from_dict(data)
-    assert restored.top_n == 2 and restored.on_empty == "keep"
+    assert restored.top_n == 2 and restored.on_empty == "keep" and restored.model == "org/fake-pruner"
 
 
 def test_returns_new_nodes_and_never_rewrites_the_shared_ones(fake_pruner):

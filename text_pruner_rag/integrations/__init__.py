@@ -14,7 +14,17 @@ options (defined once here, in :class:`PrunerSettings`) and apply them in the sa
    (``"drop"`` it, keep its ``"best_sentence"``, or ``"keep"`` it whole);
 3. documents whose reranking score is below ``score_threshold`` are dropped (kept when ``>=``);
 4. of the rest, the ``top_n`` with the highest reranking scores are kept;
-5. they are returned best first when ``reorder=True`` (the default), else in their input order.
+5. with ``token_budget``, the sentences of those documents are cut so that all returned texts
+   together hold at most ``token_budget`` tokens of the pruner's tokenizer (no special tokens): the most
+   relevant sentences across the documents are kept (highest keep probability, ties broken by the
+   document's reranking score; see :func:`text_pruner_rag.policy.fit_token_budget`), each document's
+   sentences stay in their original order, and a document left with nothing is dropped;
+6. they are returned best first when ``reorder=True`` (the default), else in their input order.
+
+Serialization (LangChain ``model_dump``, LlamaIndex ``to_dict``/``to_json``) records ``model``: the
+path or hub id to reload, taken from ``pruner.name_or_path`` when the adapter was given ``pruner=``.
+An adapter whose pruner has no ``name_or_path`` (built in memory) raises a ``ValueError`` on
+serialization rather than write something that would reload a different model.
 
 The adapters hold no model logic: the pruner does all the scoring, the adapters only choose and copy.
 """
@@ -23,11 +33,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
 
 try:
-    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer
 except ImportError as exc:  # pragma: no cover - both frameworks depend on pydantic
     raise ImportError(
         "text_pruner_rag.integrations needs LangChain or LlamaIndex: "
@@ -116,8 +126,16 @@ class PrunerSettings(BaseModel):
     batch_size: Optional[int] = Field(
         default=None, ge=1, description="Token windows per forward pass. None: the pruner's own batch size."
     )
+    token_budget: Optional[int] = Field(
+        default=None,
+        ge=0,
+        description="At most this many tokens (the pruner's tokenizer, no special tokens) over all returned "
+        "documents together, applied after top_n: the most relevant sentences across the documents are "
+        "kept, in their original order; documents left empty are dropped. None: no budget.",
+    )
 
     _pruner: Any = PrivateAttr(default=None)
+    _pruner_given: bool = PrivateAttr(default=False)
 
     def __init__(self, *, pruner: Optional["TextPruner"] = None, **data: Any) -> None:
         if pruner is not None and (data.get("model") is not None or data.get("device") is not None):
@@ -127,6 +145,22 @@ class PrunerSettings(BaseModel):
             )
         super().__init__(**data)
         self._pruner = pruner
+        self._pruner_given = pruner is not None
+
+    @field_serializer("model")
+    def _serialize_model(self, model: Optional[str]) -> Optional[str]:
+        """The model to reload: ``model`` as given, or the source of the ``pruner`` passed in."""
+        if not self._pruner_given:
+            return model
+        source = getattr(self._pruner, "name_or_path", None)
+        if source is None:
+            raise ValueError(
+                f"cannot serialize this {type(self).__name__}: its pruner was built in memory and has no "
+                "source path or hub id (pruner.name_or_path is None), so the serialized adapter could not "
+                "reload it. Save the pruner with pruner.save_pretrained(path) and pass "
+                "pruner=TextPruner.from_pretrained(path) or model=path."
+            )
+        return str(source)
 
     @property
     def pruner(self) -> "TextPruner":
@@ -156,7 +190,7 @@ class PrunerSettings(BaseModel):
         return results
 
     def _select(self, texts: Sequence[str], results: Sequence["PruningResult"]) -> list[_Kept]:
-        """Apply on_empty, score_threshold, top_n and reorder, in that order (see the module docstring)."""
+        """Apply on_empty, score_threshold, top_n, token_budget and reorder, in that order (module docstring)."""
         kept = []
         for index, (original, result) in enumerate(zip(texts, results)):
             text = self._output_text(original, result)
@@ -169,7 +203,37 @@ class PrunerSettings(BaseModel):
         best_first = sorted(kept, key=lambda k: (k.score is None, -(k.score or 0.0)))  # stable on ties
         if self.top_n is not None:
             best_first = best_first[: self.top_n]
+        if self.token_budget is not None:
+            best_first = self._fit_budget(texts, results, best_first)
         return best_first if self.reorder else sorted(best_first, key=lambda k: k.index)
+
+    def _fit_budget(self, texts: Sequence[str], results: Sequence["PruningResult"], chosen: list[_Kept]) -> list[_Kept]:
+        """Cut the chosen documents' sentences to fit ``token_budget``; drop documents left empty."""
+        from text_pruner_rag.policy import fit_token_budget
+
+        candidates = [self._as_chosen(results[k.index], k.text) for k in chosen]
+        fitted = fit_token_budget(candidates, self.token_budget, self.pruner.count_tokens, keep_first=self.keep_first)
+        output = []
+        for k, before, after in zip(chosen, candidates, fitted):
+            if not after.pruned_text.strip():
+                continue
+            if after is before:
+                output.append(k)
+            else:
+                output.append(_Kept(k.index, k.score, after.pruned_text, _compression(texts[k.index], after.pruned_text)))
+        return output
+
+    def _as_chosen(self, result: "PruningResult", text: str) -> "PruningResult":
+        """``result`` with the sentences ``on_empty`` chose marked kept, when the pruner kept none."""
+        if text == result.pruned_text or not result.sentences:
+            return result
+        if self.on_empty == "keep":
+            mask = [True] * len(result.sentences)
+        else:  # "best_sentence": the first sentence of highest probability, as _output_text picks it
+            best = max(range(len(result.sentences)), key=lambda i: result.sentences[i].probability)
+            mask = [i == best for i in range(len(result.sentences))]
+        sentences = [replace(s, kept=k) for s, k in zip(result.sentences, mask)]
+        return replace(result, sentences=sentences, pruned_text="".join(s.text for s in sentences if s.kept))
 
     def _output_text(self, original: str, result: "PruningResult") -> Optional[str]:
         """The text to return for one document, or None to drop it."""

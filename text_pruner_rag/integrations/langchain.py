@@ -10,18 +10,28 @@ Example:
     >>> docs = retriever.invoke("Who did Tesla partner with in 1886?")
     >>> [(d.id, d.metadata["relevance_score"], d.metadata["compression_rate"]) for d in docs]
 
-Only ``langchain-core`` is needed to import this module; ``ContextualCompressionRetriever`` and
-``DocumentCompressorPipeline`` live in ``langchain-classic``.
+:class:`TextPrunerCrossEncoder` is a ``langchain_core.cross_encoders.BaseCrossEncoder`` for code that
+already uses LangChain's ``CrossEncoderReranker``:
+
+    >>> from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+    >>> reranker = CrossEncoderReranker(model=TextPrunerCrossEncoder(), top_n=3)
+
+Only ``langchain-core`` is needed to import this module; ``ContextualCompressionRetriever``,
+``CrossEncoderReranker`` and ``DocumentCompressorPipeline`` live in ``langchain-classic``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Optional, Sequence
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 try:
-    from langchain_core.callbacks import Callbacks
+    from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
+    from langchain_core.cross_encoders import BaseCrossEncoder
     from langchain_core.documents import BaseDocumentCompressor, Document
 except ImportError as exc:
     raise ImportError(
@@ -30,7 +40,13 @@ except ImportError as exc:
 
 from text_pruner_rag.integrations import PrunerSettings
 
-__all__ = ["TextPrunerCompressor"]
+if TYPE_CHECKING:
+    from text_pruner_rag import TextPruner
+
+__all__ = ["TextPrunerCompressor", "TextPrunerCrossEncoder"]
+
+logger = logging.getLogger(__name__)
+_LOAD_LOCK = threading.Lock()
 
 
 class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
@@ -51,11 +67,21 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
     nothing relevant retrieved, the result can be ``[]``; use ``on_empty="best_sentence"`` or
     ``min_sentences=1`` to always get something back for every document.
 
+    Each call is reported to the LangChain callbacks it is given (inside a
+    ``ContextualCompressionRetriever``, the retriever's child run manager) as a chain run named
+    ``TextPrunerCompressor``, with inputs ``{"query", "documents"}`` and outputs ``{"documents"}``; an
+    exception is reported with ``on_chain_error`` and re-raised. So the compression step shows up in
+    LangSmith or any tracer under the retriever run.
+
+    ``model_dump()`` records ``model`` (the path or hub id, also when built from ``pruner=``), so
+    ``TextPrunerCompressor(**compressor.model_dump())`` reloads the same model; it raises
+    ``ValueError`` when the pruner was built in memory (``pruner.name_or_path is None``).
+
     Args:
         model (str, optional): pruner name or path, loaded on first use. Defaults to the embedded model.
         pruner (TextPruner, optional): an already loaded pruner instead of ``model``; it can be shared
             by many compressors and LlamaIndex postprocessors.
-        threshold, min_sentences, keep_first, on_empty, score_threshold, top_n, reorder,
+        threshold, min_sentences, keep_first, on_empty, score_threshold, top_n, token_budget, reorder,
         keep_original, batch_size, device: see the field descriptions.
 
     Raises:
@@ -71,15 +97,30 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         Args:
             documents (Sequence[Document]): the retrieved documents; may be empty.
             query (str): the user query.
-            callbacks: accepted for the LangChain interface; unused (no LLM or tool is called).
+            callbacks: LangChain callbacks or callback manager; the call is reported to them as a
+                chain run (see the class docstring).
 
         Returns:
             list[Document]: pruned copies, chosen and ordered as described in the class docstring.
         """
+        manager = CallbackManager.configure(inheritable_callbacks=callbacks, local_metadata=self._run_metadata())
+        run = manager.on_chain_start(None, {"query": query, "documents": list(documents)}, name=type(self).__name__)
+        try:
+            output = self._compress(documents, query)
+        except BaseException as exc:
+            run.on_chain_error(exc)
+            raise
+        run.on_chain_end({"documents": output})
+        return output
+
+    def _compress(self, documents: Sequence[Document], query: str) -> list[Document]:
         if not documents:
             return []
         texts = [doc.page_content for doc in documents]
         return self._to_documents(documents, texts, self._prune(query, texts))
+
+    def _run_metadata(self) -> dict[str, Any]:
+        return {"top_n": self.top_n, "token_budget": self.token_budget, "threshold": self.threshold}
 
     async def acompress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Optional[Callbacks] = None
@@ -90,13 +131,25 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         loads the model), so it runs in a worker thread with :func:`asyncio.to_thread`: the event
         loop keeps serving other coroutines meanwhile (torch releases the GIL inside its kernels),
         and ``to_thread`` carries the current ``contextvars`` (LangChain tracing context) into the
-        thread. Selecting and copying the documents is cheap and runs on the loop.
+        thread. Selecting and copying the documents is cheap and runs on the loop. Callbacks are
+        reported as in :meth:`compress_documents`, through an ``AsyncCallbackManager``.
         """
-        if not documents:
-            return []
-        texts = [doc.page_content for doc in documents]
-        results = await asyncio.to_thread(self._prune, query, texts)
-        return self._to_documents(documents, texts, results)
+        manager = AsyncCallbackManager.configure(inheritable_callbacks=callbacks, local_metadata=self._run_metadata())
+        run = await manager.on_chain_start(
+            None, {"query": query, "documents": list(documents)}, name=type(self).__name__
+        )
+        try:
+            if documents:
+                texts = [doc.page_content for doc in documents]
+                results = await asyncio.to_thread(self._prune, query, texts)
+                output = self._to_documents(documents, texts, results)
+            else:
+                output = []
+        except BaseException as exc:
+            await run.on_chain_error(exc)
+            raise
+        await run.on_chain_end({"documents": output})
+        return output
 
     def _to_documents(self, documents: Sequence[Document], texts: list[str], results: list) -> list[Document]:
         output = []
@@ -109,3 +162,80 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
                 metadata.setdefault("original_page_content", doc.page_content)
             output.append(doc.model_copy(update={"page_content": kept.text, "metadata": metadata}))
         return output
+
+
+class TextPrunerCrossEncoder(BaseCrossEncoder):
+    """A LangChain ``BaseCrossEncoder`` backed by a :class:`~text_pruner_rag.TextPruner` (reranking only).
+
+    For code built on LangChain's ``CrossEncoderReranker`` (langchain-classic), which needs a
+    ``BaseCrossEncoder`` with ``score(text_pairs)``; the documents are reordered, not pruned (use
+    :class:`TextPrunerCompressor` to also prune them). All pairs of a call are scored in one batched
+    :meth:`TextPruner.predict <text_pruner_rag.TextPruner.predict>` pass.
+
+    Example:
+        >>> from langchain_classic.retrievers import ContextualCompressionRetriever
+        >>> from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+        >>> reranker = CrossEncoderReranker(model=TextPrunerCrossEncoder(), top_n=3)
+        >>> retriever = ContextualCompressionRetriever(base_compressor=reranker, base_retriever=base)
+
+    Args:
+        model (str | PathLike, optional): pruner path or hub id, loaded on first use; None = the
+            embedded default model. Not allowed with ``pruner``.
+        pruner (TextPruner, optional): an already loaded pruner (may be shared with other adapters).
+        device (str, optional): device to load ``model`` on. None: picked by TextPruner.
+        batch_size (int, optional): token windows per forward pass. None: the pruner's own.
+
+    Raises:
+        ValueError: ``pruner`` together with ``model`` or ``device``, or ``batch_size < 1``.
+    """
+
+    def __init__(
+        self,
+        model: Optional[Union[str, "os.PathLike[str]"]] = None,
+        *,
+        pruner: Optional["TextPruner"] = None,
+        device: Optional[str] = None,
+        batch_size: Optional[int] = None,
+    ) -> None:
+        if pruner is not None and (model is not None or device is not None):
+            raise ValueError("TextPrunerCrossEncoder takes either `pruner` or `model`/`device`, not both.")
+        if batch_size is not None and int(batch_size) < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+        self.model = None if model is None else str(model)
+        self.device = device
+        self.batch_size = batch_size
+        self._pruner = pruner
+
+    @property
+    def pruner(self) -> "TextPruner":
+        """The :class:`~text_pruner_rag.TextPruner`, loaded from ``model`` on first access."""
+        if self._pruner is None:
+            with _LOAD_LOCK:
+                if self._pruner is None:
+                    from text_pruner_rag import TextPruner
+
+                    logger.info("Loading pruner %s", self.model or "(embedded default model)")
+                    self._pruner = TextPruner.from_pretrained(self.model, device=self.device)
+        return self._pruner
+
+    def score(self, text_pairs: list[tuple[str, str]]) -> list[float]:
+        """Reranking score of each ``(query, document)`` pair (higher = more relevant).
+
+        Args:
+            text_pairs (list[tuple[str, str]]): the pairs; may be empty.
+
+        Returns:
+            list[float]: one score per pair, in order; ``-inf`` for a document with no text.
+
+        Raises:
+            TypeError, ValueError: a malformed pair or an empty query (see ``TextPruner.predict``).
+        """
+        pairs = list(text_pairs)
+        if not pairs:
+            return []
+        scores = self.pruner.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
+        return [float(x) for x in scores]
+
+    def __repr__(self) -> str:
+        source = self.model if self._pruner is None else getattr(self._pruner, "name_or_path", None)
+        return f"TextPrunerCrossEncoder(model={source!r})"

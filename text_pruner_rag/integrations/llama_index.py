@@ -52,11 +52,15 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
     (``reorder``); see :mod:`text_pruner_rag.integrations`. Emits ``ReRankStartEvent`` and
     ``ReRankEndEvent`` through the instrumentation dispatcher, and a ``RERANKING`` callback event.
 
+    ``to_dict()``/``to_json()`` record ``model`` (the path or hub id, also when built from
+    ``pruner=``) and ``TextPrunerPostprocessor.from_dict(...)`` reloads it; they raise ``ValueError``
+    when the pruner was built in memory (``pruner.name_or_path is None``).
+
     Args:
         model (str, optional): pruner name or path, loaded on first use. Defaults to the embedded model.
         pruner (TextPruner, optional): an already loaded pruner instead of ``model``; it can be shared
             by many postprocessors and LangChain compressors.
-        threshold, min_sentences, keep_first, on_empty, score_threshold, top_n, reorder,
+        threshold, min_sentences, keep_first, on_empty, score_threshold, top_n, token_budget, reorder,
         keep_original, batch_size, device: see the field descriptions.
 
     Raises:
@@ -104,7 +108,8 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
     def _rerank_events(self, query_bundle: QueryBundle, nodes: List[NodeWithScore]) -> Iterator[list]:
         """Emit the start events, yield the list to fill with the output nodes, emit the end events."""
         top_n = self.top_n if self.top_n is not None else len(nodes)
-        model_name = self.model or "text-pruner-rag"
+        model_name = (getattr(self._pruner, "name_or_path", None) if self._pruner_given else self.model) \
+            or "text-pruner-rag"
         dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=model_name))
         payload = {
             EventPayload.NODES: nodes,
