@@ -308,3 +308,29 @@ def test_in_memory_pruner_cannot_be_serialized(tiny_pruner, fake_pruner):
     # ... but it still works
     assert TextPrunerCompressor(pruner=in_memory).compress_documents([Document(page_content=CORPUS[0])], QUESTION) \
         is not None
+
+
+# -- rerank only ---------------------------------------------------------------------------------------
+def test_prune_false_reranks_without_pruning(tiny_pruner):
+    expected = [i for i in (r["corpus_id"] for r in tiny_pruner.rank(QUESTION, CORPUS, top_k=3))]
+    docs = [Document(page_content=t, id=f"d{i}") for i, t in enumerate(CORPUS)]
+    out = TextPrunerCompressor(pruner=tiny_pruner, prune=False, top_n=3, threshold=1.0).compress_documents(
+        docs, QUESTION)
+    assert [d.id for d in out] == [f"d{i}" for i in expected]
+    assert [d.page_content for d in out] == [CORPUS[i] for i in expected]
+    assert all(d.metadata["compression_rate"] == 0.0 for d in out)
+    nodes = [NodeWithScore(node=TextNode(text=t, id_=f"n{i}"), score=0.0) for i, t in enumerate(CORPUS)]
+    got = TextPrunerPostprocessor(pruner=tiny_pruner, prune=False, top_n=3, threshold=1.0).postprocess_nodes(
+        nodes, query_str=QUESTION)
+    assert [n.node.node_id for n in got] == [f"n{i}" for i in expected]
+    assert [n.node.get_content() for n in got] == [CORPUS[i] for i in expected]
+    assert [n.score for n in got] == [pytest.approx(s) for s in tiny_pruner.predict(
+        [(QUESTION, CORPUS[i]) for i in expected]).tolist()]
+
+
+def test_prune_false_with_token_budget_cuts_sentences(fake_pruner):
+    # whole documents compete sentence by sentence: doc-0's 2/3 sentence (7 words) and doc-3's (6)
+    assert budgeted(fake_pruner, 13, prune=False, threshold=0.9) == [
+        ("doc-0", "He moved to New York in 1884. "), ("doc-3", "Tesla lived in New Orleans briefly. ")]
+    assert budgeted(fake_pruner, 1000, prune=False) == [
+        ("doc-0", TEXTS[0]), ("doc-3", TEXTS[3]), ("doc-2", TEXTS[2]), ("doc-1", TEXTS[1])]

@@ -184,6 +184,11 @@ def test_final_model_loads_prunes_and_has_a_card(trained):
     assert (final / "threshold_sweep.png").stat().st_size > 1000
     assert "tiny-test-pruner" in readme and "qed" in readme and "CC BY-SA" in readme
     assert "max_steps" in readme  # the recipe is embedded
+    from huggingface_hub import ModelCard
+
+    data = ModelCard.load(final / "README.md").data
+    assert (data.license, data.pipeline_tag, data.language) == ("cc-by-sa-4.0", "text-ranking", ["en"])
+    assert data.library_name == "text-pruner-rag" and "context-pruning" in data.tags
 
 
 def test_teacher_scored_once_and_cached(trained):

