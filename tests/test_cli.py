@@ -92,6 +92,25 @@ def test_min_sentences_and_keep_first(tiny_model_dir, context_file, capsys):
     assert sum(s["kept"] for s in json.loads(out)["sentences"]) == 1
 
 
+def test_every_policy_option_reaches_the_pruner(tiny_model_dir, tiny_pruner, context_file, capsys):
+    from text_pruner_rag import PruningPolicy
+
+    options = ["--threshold", "0.3", "--min-sentences", "2", "--keep-first", "--keep-ratio", "0.5",
+               "--context-token-budget", "40", "--token-budget", "30"]
+    code, out, err = run(["prune", "-q", QUERY, context_file, "-m", tiny_model_dir, "--device", "cpu", *options,
+                          "--json"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    policy = PruningPolicy(threshold=0.3, min_sentences=2, keep_first=True, keep_ratio=0.5,
+                           context_token_budget=40, token_budget=30)
+    assert payload["policy"] == {"threshold": 0.3, "min_sentences": 2, "keep_first": True, "keep_ratio": 0.5,
+                                 "context_token_budget": 40, "token_budget": 30}
+    expected = tiny_pruner.prune(QUERY, CONTEXTS[0], policy=policy)
+    assert payload["pruned_text"] == expected.pruned_text
+    assert [s["kept"] for s in payload["sentences"]] == [s.kept for s in expected.sentences]
+    assert sum(tiny_pruner.count_tokens([payload["pruned_text"]])) <= 30
+
+
 def test_empty_file(tiny_model_dir, tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
     code, out, _ = run(["prune", "-q", QUERY, tmp_path / "empty.txt", "-m", tiny_model_dir, "--device", "cpu",
@@ -126,7 +145,10 @@ def test_rerank(tiny_model_dir, tiny_pruner, tmp_path, capsys):
         (["prune", "-q", QUERY, "FILE", "--threshold", "1.5"], "must be in [0, 1]"),
         (["prune", "-q", QUERY, "FILE", "--threshold", "high"], "not a number"),
         (["prune", "-q", QUERY, "FILE", "--language", "fr"], "invalid choice"),
-        (["prune", "-q", QUERY, "FILE", "--min-sentences", "-1"], "must be >= 0"),
+        (["prune", "-q", QUERY, "FILE", "--min-sentences", "-1"], "--min-sentences: `min_sentences` must be an integer >= 0"),
+        (["prune", "-q", QUERY, "FILE", "--keep-ratio", "0"], "--keep-ratio: `keep_ratio` must be in (0, 1]"),
+        (["prune", "-q", QUERY, "FILE", "--token-budget", "-3"], "--token-budget: `token_budget` must be an integer"),
+        (["prune", "-q", QUERY, "FILE", "--context-token-budget", "x"], "not an integer"),
         (["prune", "-q", QUERY, "FILE", "--no-such-option"], "unrecognized arguments"),
         (["frobnicate"], "invalid choice"),
         ([], "a command is required"),

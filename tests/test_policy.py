@@ -4,80 +4,81 @@ from __future__ import annotations
 
 import pytest
 
-from text_pruner_rag.policy import PruningPolicy, calibrate_threshold, threshold_table
+from text_pruner_rag.evaluation.metrics import best_sweep_row, best_threshold, threshold_sweep
+from text_pruner_rag.policy import PruningPolicy, SentenceAggregator
 
 PROBS = [0.9, 0.2, 0.6, 0.05, 0.4]
 
 
 def test_threshold_is_strict():
-    assert PruningPolicy().select(PROBS, threshold=0.4) == [True, False, True, False, False]
-    assert PruningPolicy().select([0.5, 0.5000001], threshold=0.5) == [False, True]
+    assert PruningPolicy(threshold=0.4).select(PROBS) == [True, False, True, False, False]
+    assert PruningPolicy(threshold=0.5).select([0.5, 0.5000001]) == [False, True]
 
 
 def test_threshold_extremes():
-    assert PruningPolicy().select([0.0, 0.01, 1.0], threshold=0.0) == [False, True, True]
-    assert PruningPolicy().select([0.0, 0.99, 1.0], threshold=1.0) == [False, False, False]
+    assert PruningPolicy(threshold=0.0).select([0.0, 0.01, 1.0]) == [False, True, True]
+    assert PruningPolicy(threshold=1.0).select([0.0, 0.99, 1.0]) == [False, False, False]
 
 
 def test_empty():
-    assert PruningPolicy(min_sentences=3, keep_first=True).select([], threshold=0.5) == []
+    assert PruningPolicy(min_sentences=3, keep_first=True, threshold=0.5).select([]) == []
 
 
 def test_fraction_rule_replaces_the_mean():
     fractions = [0.0, 0.8, 0.3, 0.6, 0.1]
-    kept = PruningPolicy().select(PROBS, threshold=0.5, fractions_above=fractions)
+    kept = PruningPolicy(threshold=0.5).select(PROBS, fractions_above=fractions)
     assert kept == [False, True, False, True, False]
 
 
 def test_keep_ratio_ranks_and_ignores_threshold():
-    assert PruningPolicy(keep_ratio=0.4).select(PROBS, threshold=0.99) == [True, False, True, False, False]
+    assert PruningPolicy(keep_ratio=0.4, threshold=0.99).select(PROBS) == [True, False, True, False, False]
     # ceil(0.5 * 5) = 3
-    assert PruningPolicy(keep_ratio=0.5).select(PROBS, threshold=0.0) == [True, False, True, False, True]
+    assert PruningPolicy(keep_ratio=0.5, threshold=0.0).select(PROBS) == [True, False, True, False, True]
     # at least one sentence, ties go to the earlier sentence
-    assert PruningPolicy(keep_ratio=0.01).select([0.3, 0.7, 0.7], threshold=0.5) == [False, True, False]
-    assert PruningPolicy(keep_ratio=1.0).select(PROBS, threshold=1.0) == [True] * 5
+    assert PruningPolicy(keep_ratio=0.01, threshold=0.5).select([0.3, 0.7, 0.7]) == [False, True, False]
+    assert PruningPolicy(keep_ratio=1.0, threshold=1.0).select(PROBS) == [True] * 5
 
 
 def test_context_token_budget_drops_lowest_probability_first():
     counts = [10, 10, 10, 10, 10]
-    policy = PruningPolicy(context_token_budget=20)
-    assert policy.select(PROBS, threshold=0.1, token_counts=counts) == [True, False, True, False, False]
-    assert PruningPolicy(context_token_budget=0).select(PROBS, threshold=0.1, token_counts=counts) == [False] * 5
+    policy = PruningPolicy(context_token_budget=20, threshold=0.1)
+    assert policy.select(PROBS, token_counts=counts) == [True, False, True, False, False]
+    assert PruningPolicy(context_token_budget=0, threshold=0.1).select(PROBS, token_counts=counts) == [False] * 5
     # a budget that fits everything changes nothing
-    assert PruningPolicy(context_token_budget=1000).select(PROBS, threshold=0.1, token_counts=counts) == \
-        PruningPolicy().select(PROBS, threshold=0.1)
+    assert PruningPolicy(context_token_budget=1000, threshold=0.1).select(PROBS, token_counts=counts) == \
+        PruningPolicy(threshold=0.1).select(PROBS)
     # without token counts the budget is not applied
-    assert PruningPolicy(context_token_budget=0).select(PROBS, threshold=0.1) == [True, True, True, False, True]
+    assert PruningPolicy(context_token_budget=0, threshold=0.1).select(PROBS) == [True, True, True, False, True]
 
 
 def test_context_token_budget_counts_tokens_and_stops_as_soon_as_it_fits():
     counts = [5, 10, 30]
-    assert PruningPolicy(context_token_budget=35).select([0.9, 0.2, 0.6], threshold=0.1, token_counts=counts) == \
+    assert PruningPolicy(context_token_budget=35, threshold=0.1).select([0.9, 0.2, 0.6], token_counts=counts) == \
         [True, False, True]
-    assert PruningPolicy(context_token_budget=34).select([0.9, 0.2, 0.6], threshold=0.1, token_counts=counts) == \
+    assert PruningPolicy(context_token_budget=34, threshold=0.1).select([0.9, 0.2, 0.6], token_counts=counts) == \
         [True, False, False]
 
 
 def test_min_sentences_adds_best_dropped():
-    assert PruningPolicy(min_sentences=2).select(PROBS, threshold=0.95) == [True, False, True, False, False]
-    assert PruningPolicy(min_sentences=10).select(PROBS, threshold=0.95) == [True] * 5
-    assert PruningPolicy(min_sentences=1).select(PROBS, threshold=0.5) == [True, False, True, False, False]
+    assert PruningPolicy(min_sentences=2, threshold=0.95).select(PROBS) == [True, False, True, False, False]
+    assert PruningPolicy(min_sentences=10, threshold=0.95).select(PROBS) == [True] * 5
+    assert PruningPolicy(min_sentences=1, threshold=0.5).select(PROBS) == [True, False, True, False, False]
 
 
 def test_min_sentences_wins_over_context_token_budget():
-    kept = PruningPolicy(context_token_budget=0, min_sentences=1).select(PROBS, threshold=0.1, token_counts=[5] * 5)
+    kept = PruningPolicy(context_token_budget=0, min_sentences=1, threshold=0.1).select(PROBS, token_counts=[5] * 5)
     assert kept == [True, False, False, False, False]
 
 
 def test_keep_first_only_when_something_else_is_kept():
-    assert PruningPolicy(keep_first=True).select([0.1, 0.9, 0.2], threshold=0.5) == [True, True, False]
-    assert PruningPolicy(keep_first=True).select([0.1, 0.2, 0.3], threshold=0.5) == [False, False, False]
+    assert PruningPolicy(keep_first=True, threshold=0.5).select([0.1, 0.9, 0.2]) == [True, True, False]
+    assert PruningPolicy(keep_first=True, threshold=0.5).select([0.1, 0.2, 0.3]) == [False, False, False]
     # applied last: after the token budget, even past the budget
-    kept = PruningPolicy(keep_first=True, context_token_budget=10).select(
-        [0.1, 0.9, 0.8], threshold=0.05, token_counts=[10, 10, 10])
+    kept = PruningPolicy(keep_first=True, context_token_budget=10, threshold=0.05).select(
+        [0.1, 0.9, 0.8], token_counts=[10, 10, 10])
     assert kept == [True, True, False]
     # and after min_sentences
-    kept = PruningPolicy(keep_first=True, min_sentences=1).select([0.1, 0.3, 0.2], threshold=0.9)
+    kept = PruningPolicy(keep_first=True, min_sentences=1, threshold=0.9).select([0.1, 0.3, 0.2])
     assert kept == [True, True, False]
 
 
@@ -91,44 +92,122 @@ def test_validation(kwargs, match):
         PruningPolicy(**kwargs)
 
 
-def test_threshold_table_by_hand():
+def test_threshold_sweep_by_hand():
     probs = [0.9, 0.7, 0.4, 0.2]
     labels = [1, 0, 1, 0]
     lengths = [10, 20, 30, 40]
-    (row,) = threshold_table(probs, labels, lengths, [0.5], beta=1.0)
+    (row,) = threshold_sweep(probs, labels, lengths, [0.5], beta=1.0)
     # kept: 0.9 (tp), 0.7 (fp); missed: 0.4 (fn)
     assert row["precision"] == pytest.approx(0.5)
     assert row["recall"] == pytest.approx(0.5)
     assert row["f_beta"] == pytest.approx(0.5)
     assert row["compression"] == pytest.approx(1 - 30 / 100)
-    with pytest.raises(ValueError, match="one value per sentence"):
-        threshold_table([0.1], [1, 0], [1], [0.5])
+    with pytest.raises(ValueError):
+        threshold_sweep([0.1], [1, 0], [1], [0.5])
 
 
-def test_calibrate_threshold_on_a_hand_made_dev_set():
+def test_calibration_on_a_hand_made_dev_set_one_tie_rule():
     probs = [0.95, 0.8, 0.55, 0.3, 0.25, 0.1, 0.05]
     labels = [1, 1, 0, 1, 0, 0, 0]
+    lengths = [1] * len(probs)
     # F2 per candidate (keep iff p > t):
     #   t=0.5: tp=2 fp=1 fn=1 -> P=2/3 R=2/3 -> F2=2/3
     #   t=0.28: tp=3 fp=1 fn=0 -> P=3/4 R=1 -> F2 = 5*0.75/(4*0.75+1) = 0.9375
     #   t=0.2: tp=3 fp=2 -> P=0.6 R=1 -> F2 = 3/3.4 = 0.882
-    best, table = calibrate_threshold(probs, labels, thresholds=[0.2, 0.26, 0.28, 0.5])
-    assert best == pytest.approx(0.26)  # 0.26 and 0.28 tie at F2 = 0.9375: the lower one wins
+    table = threshold_sweep(probs, labels, lengths, [0.2, 0.26, 0.28, 0.5])
     by_t = {row["threshold"]: row for row in table}
     assert by_t[0.28]["f_beta"] == pytest.approx(0.9375)
     assert by_t[0.5]["f_beta"] == pytest.approx(2 / 3)
     assert by_t[0.2]["f_beta"] == pytest.approx(3 / 3.4)
+    # 0.26 and 0.28 tie at F2 = 0.9375: the higher one wins, in both entry points
+    assert best_sweep_row(table)["threshold"] == pytest.approx(0.28)
+    assert best_threshold(probs, labels, lengths, [0.2, 0.26, 0.28, 0.5])["threshold"] == pytest.approx(0.28)
+    assert best_threshold(probs, labels, lengths, [0.28, 0.26, 0.2, 0.5])["threshold"] == pytest.approx(0.28)
     # precision-weighted F0.5 prefers the stricter threshold
-    best_precise, _ = calibrate_threshold(probs, labels, beta=0.5, thresholds=[0.2, 0.28, 0.9])
-    assert best_precise == pytest.approx(0.28)
+    assert best_threshold(probs, labels, lengths, [0.2, 0.28, 0.9], beta=0.5)["threshold"] == pytest.approx(0.28)
+    with pytest.raises(ValueError, match="at least one"):
+        best_sweep_row([])
 
 
-def test_calibrate_default_grid_and_errors():
-    best, table = calibrate_threshold([0.9, 0.1], [1, 0])
-    assert len(table) == 95 and table[0]["threshold"] == pytest.approx(0.01)
-    assert best == pytest.approx(0.1)
+def test_training_calibration_uses_the_same_picker(monkeypatch):
+    from text_pruner_rag.training import card
+
+    probs, labels, lengths = [0.95, 0.8, 0.55, 0.3, 0.25, 0.1], [1, 1, 0, 1, 0, 0], [1] * 6
+    monkeypatch.setattr(card, "collect_dev_predictions", lambda *a: (probs, labels, lengths))
+    best, table, _ = card.calibrate(None, [], thresholds=[0.2, 0.26, 0.28, 0.5])
+    assert best == best_threshold(probs, labels, lengths, [0.2, 0.26, 0.28, 0.5])["threshold"] == 0.28
+    monkeypatch.setattr(card, "collect_dev_predictions", lambda *a: ([], [], []))
     with pytest.raises(ValueError, match="empty"):
-        calibrate_threshold([], [])
+        card.calibrate(None, [])
+
+
+# -- one owner of the options ---------------------------------------------------------------------
+
+
+def test_select_uses_the_policy_threshold_and_needs_one():
+    assert PruningPolicy(threshold=0.3).select([0.9, 0.31, 0.3]) == [True, True, False]
+    assert PruningPolicy(threshold=0.5).select([0.9, 0.31, 0.3]) == [True, False, False]
+    with pytest.raises(ValueError, match="resolve"):
+        PruningPolicy().select([0.9])
+    # keep_ratio needs no threshold
+    assert PruningPolicy(keep_ratio=0.5).select([0.1, 0.9]) == [False, True]
+    with pytest.raises(ValueError, match="token_counts"):
+        PruningPolicy(threshold=0.5).select([0.9, 0.1], token_counts=[1])
+
+
+def test_resolve_fills_only_a_missing_threshold():
+    assert PruningPolicy().resolve(0.25).threshold == 0.25
+    assert PruningPolicy(threshold=0.7).resolve(0.25).threshold == 0.7
+    with pytest.raises(ValueError, match="default_threshold"):
+        PruningPolicy().resolve(1.5)
+
+
+def test_from_options_policy_or_keywords():
+    base = PruningPolicy(threshold=0.2, min_sentences=2, keep_first=True)
+    assert PruningPolicy.from_options() == PruningPolicy()
+    assert PruningPolicy.from_options(base) is base
+    assert PruningPolicy.from_options(threshold=0.2, min_sentences=2, keep_first=True) == base
+    # a keyword given explicitly replaces the policy's field; None means "not given"
+    merged = PruningPolicy.from_options(base, threshold=0.6, keep_ratio=None)
+    assert merged == PruningPolicy(threshold=0.6, min_sentences=2, keep_first=True)
+    with pytest.raises(TypeError, match="PruningPolicy"):
+        PruningPolicy.from_options({"threshold": 0.2})
+    with pytest.raises(TypeError, match="unknown pruning option"):
+        PruningPolicy.from_options(treshold=0.2)
+    with pytest.raises(ValueError, match="threshold"):
+        PruningPolicy.from_options(base, threshold=2.0)
+    assert set(PruningPolicy.option_names()) == {
+        "threshold", "min_sentences", "keep_first", "keep_ratio", "context_token_budget", "token_budget"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"threshold": "0.5"}, "threshold"), ({"threshold": True}, "threshold"), ({"min_sentences": 1.5}, "min_sentences"),
+     ({"keep_first": 1}, "keep_first"), ({"keep_ratio": "half"}, "keep_ratio"), ({"token_budget": "5"}, "token_budget")],
+)
+def test_wrong_types_are_rejected(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        PruningPolicy(**kwargs)
+
+
+def test_sentence_aggregator_means_tokens_across_windows():
+    aggregate = SentenceAggregator([2, 1], threshold=0.5)
+    aggregate.add(0, [-1, 0, 0, 1, -1], [0.0, 0.2, 0.6, 0.9, 1.0])  # special tokens (-1) ignored
+    aggregate.add(0, [1, 1], [0.3, 0.3])  # sentence 1 continues in a second window
+    aggregate.add(1, [-1], [0.7])  # context 1: its only sentence has no token
+    assert aggregate.sentence_probabilities()[0] == pytest.approx([0.4, 0.5])
+    assert aggregate.sentence_probabilities()[1] == [0.0]
+    assert aggregate.token_counts() == [[2, 3], [0]]
+    assert aggregate.fractions_above()[0] == pytest.approx([0.5, 1 / 3])
+
+
+def test_sentence_aggregator_fills_tokenless_sentences_from_neighbours():
+    aggregate = SentenceAggregator([3], threshold=0.1)
+    aggregate.add(0, [1], [0.8])
+    assert aggregate.sentence_probabilities() == [[0.8, 0.8, 0.8]]
+    aggregate = SentenceAggregator([3], threshold=0.1)
+    aggregate.add(0, [0, 2], [0.2, 1.5])  # clipped to [0, 1]
+    assert aggregate.sentence_probabilities() == [[0.2, 0.2, 1.0]]
 
 
 # -- token budget across documents (pure) ---------------------------------------------------------

@@ -171,8 +171,7 @@ def test_context_token_budget(tiny_pruner, bert_tokenizer):
         check_invariants(result, context)
         used = sum(c for c, s in zip(counts, result.sentences) if s.kept)
         assert used <= budget
-        expected = PruningPolicy(context_token_budget=budget).select(
-            _probabilities(full), threshold=0.0, token_counts=counts)
+        expected = PruningPolicy(context_token_budget=budget, threshold=0.0).select(_probabilities(full), token_counts=counts)
         assert _kept(result) == expected
     assert all(_kept(tiny_pruner.prune(QUERY, context, threshold=0.0, context_token_budget=10_000)))
 
@@ -392,3 +391,19 @@ def test_bfloat16(tiny_model_dir, tiny_pruner):
     reference = tiny_pruner.prune(QUERY, context)
     assert _probabilities(result) == pytest.approx(_probabilities(reference), abs=0.05)
     assert result.score == pytest.approx(reference.score, abs=0.05)
+
+
+def test_policy_argument_is_the_keyword_options(tiny_pruner):
+    policy = PruningPolicy(threshold=0.4, min_sentences=1, keep_first=True, context_token_budget=50)
+    by_policy = tiny_pruner.prune_many(QUERY, CONTEXTS[:3], policy=policy)
+    by_keywords = tiny_pruner.prune_many(QUERY, CONTEXTS[:3], threshold=0.4, min_sentences=1, keep_first=True,
+                                         context_token_budget=50)
+    assert by_policy == by_keywords
+    # a keyword option given explicitly replaces the policy's field
+    assert tiny_pruner.prune(QUERY, CONTEXTS[0], policy=policy, threshold=0.9) == tiny_pruner.prune(
+        QUERY, CONTEXTS[0], threshold=0.9, min_sentences=1, keep_first=True, context_token_budget=50)
+    # no threshold anywhere: the checkpoint's
+    default = PruningPolicy(threshold=tiny_pruner.default_threshold)
+    assert tiny_pruner.prune(QUERY, CONTEXTS[1]) == tiny_pruner.prune(QUERY, CONTEXTS[1], policy=default)
+    with pytest.raises(TypeError, match="PruningPolicy"):
+        tiny_pruner.prune(QUERY, CONTEXTS[0], policy={"threshold": 0.2})

@@ -9,12 +9,17 @@ Usage::
 
 Without ``--model`` the embedded default model is used (offline). Exit codes: 0 success, 1 the
 embedded default model is missing or pruning failed unexpectedly, 2 bad usage (unknown option, missing
-file, bad threshold, device or model path); errors go to stderr.
+file, a pruning option out of range, bad device or model path); errors go to stderr.
+
+The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep-first``,
+``--keep-ratio``, ``--context-token-budget``, ``--token-budget``) are those of
+:class:`~text_pruner_rag.policy.PruningPolicy`, which checks them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -30,21 +35,24 @@ class _UsageError(Exception):
     """Bad usage: reported on stderr with exit code 2."""
 
 
-def _threshold(value: str) -> float:
+def _number(value: str) -> float:
+    """Parse only; the range of a pruning option is checked by PruningPolicy."""
     try:
-        number = float(value)
+        return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return number
+
+
+def _integer(value: str) -> int:
+    """Parse only; the range of a pruning option is checked by PruningPolicy."""
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
 
 
 def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    number = _integer(value)
     if number < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return number
@@ -74,14 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("file", nargs="?", default="-", metavar="FILE",
                        help="UTF-8 text file to prune; '-' or nothing reads stdin")
     _add_model_options(prune)
-    prune.add_argument("--threshold", "-t", type=_threshold, default=None,
-                       help="keep a sentence iff its keep probability > T, in [0, 1] (default: the model's)")
-    prune.add_argument("--min-sentences", type=_non_negative_int, default=0,
-                       help="keep at least this many sentences (default: 0)")
-    prune.add_argument("--keep-first", action="store_true",
-                       help="keep the first sentence (title) whenever another sentence is kept")
+    policy = prune.add_argument_group("pruning policy (text_pruner_rag.PruningPolicy)")
+    policy.add_argument("--threshold", "-t", type=_number, default=None,
+                        help="keep a sentence iff its keep probability > T, in [0, 1] (default: the model's)")
+    policy.add_argument("--min-sentences", type=_integer, default=None,
+                        help="keep at least this many sentences (default: 0)")
+    policy.add_argument("--keep-first", action="store_true", default=None,
+                        help="keep the first sentence (title) whenever another sentence is kept")
+    policy.add_argument("--keep-ratio", type=_number, default=None, metavar="FRACTION",
+                        help="keep this fraction (0, 1] of the sentences, the most probable ones, instead of "
+                             "thresholding (default: off)")
+    policy.add_argument("--context-token-budget", type=_integer, default=None, metavar="TOKENS",
+                        help="at most this many model tokens kept in the text (default: no budget)")
+    policy.add_argument("--token-budget", type=_integer, default=None, metavar="TOKENS",
+                        help="at most this many tokens of the model's tokenizer in the printed text, no special "
+                             "tokens (default: no budget)")
     prune.add_argument("--json", action="store_true",
-                       help="print a JSON object: score, compression_rate, pruned_text, threshold, sentences")
+                       help="print a JSON object: score, compression_rate, pruned_text, threshold, policy, "
+                            "sentences")
 
     rerank = commands.add_parser("rerank", help="order texts by relevance to a query",
                                  description="Print one line per FILE, 'score<TAB>FILE', most relevant first.")
@@ -145,21 +163,33 @@ def _check_query(query: str) -> None:
         raise _UsageError("--query must not be empty")
 
 
+def _policy(args: argparse.Namespace):
+    """The PruningPolicy of the command line options (its own range checks: a bad value is a usage error)."""
+    from .policy import PruningPolicy
+
+    try:
+        return PruningPolicy.from_options(**{name: getattr(args, name) for name in PruningPolicy.option_names()})
+    except (TypeError, ValueError) as exc:
+        option = next((f"--{n.replace('_', '-')}" for n in PruningPolicy.option_names() if f"`{n}`" in str(exc)), None)
+        raise _UsageError(f"{option}: {exc}" if option else str(exc)) from None
+
+
 def _prune(args: argparse.Namespace) -> int:
     _check_query(args.query)
+    policy = _policy(args)
     context = _read_text(args.file, [])
     pruner = _load_pruner(args)
     if pruner is None:
         return EXIT_FAILURE
-    threshold = pruner.default_threshold if args.threshold is None else args.threshold
-    result = pruner.prune(args.query, context, threshold=threshold, min_sentences=args.min_sentences,
-                          keep_first=args.keep_first)
+    policy = policy.resolve(pruner.default_threshold)
+    result = pruner.prune(args.query, context, policy=policy)
     if args.json:
         payload = {
             "score": result.score,
             "compression_rate": result.compression_rate,
             "pruned_text": result.pruned_text,
-            "threshold": threshold,
+            "threshold": policy.threshold,
+            "policy": dataclasses.asdict(policy),
             "sentences": [
                 {"text": s.text, "start": s.start, "end": s.end, "probability": s.probability, "kept": s.kept}
                 for s in result.sentences

@@ -36,6 +36,8 @@ from transformers import (
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
+from .policy import check_threshold
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["TextPrunerConfig", "TextPrunerModel", "TextPrunerOutput", "PruningHead"]
@@ -106,8 +108,7 @@ class TextPrunerConfig(PreTrainedConfig):
         _check_choice("sentence_rounding", sentence_rounding, SENTENCE_ROUNDINGS)
         if base_model_config is not None and "model_type" not in base_model_config:
             raise ValueError("`base_model_config` must contain the backbone's `model_type`")
-        if not 0.0 <= float(default_threshold) <= 1.0:
-            raise ValueError(f"`default_threshold` must be in [0, 1], got {default_threshold}")
+        default_threshold = check_threshold(default_threshold, "default_threshold")
         if int(max_length) < 8:
             raise ValueError(f"`max_length` must be at least 8 tokens, got {max_length}")
         self.base_model_config = dict(base_model_config) if base_model_config else None

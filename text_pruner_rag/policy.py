@@ -1,13 +1,21 @@
-"""Keep/drop decisions for the sentences of one context, and threshold calibration.
+"""Keep/drop decisions for the sentences of contexts: the one owner of every pruning option.
 
-All policies work on per-sentence keep probabilities (``[0, 1]``) computed by
-:class:`~text_pruner_rag.TextPruner`. The rules, applied in this order:
+:class:`PruningPolicy` holds every option (``threshold``, ``min_sentences``, ``keep_first``,
+``keep_ratio``, ``context_token_budget``, ``token_budget``) and checks their ranges, once, on
+construction. :meth:`TextPruner.prune <text_pruner_rag.TextPruner.prune>`, ``prune_many``, both
+framework adapters and the command line all build one (``policy=`` or keyword options, see
+:meth:`PruningPolicy.from_options`), resolve its threshold against the checkpoint's default
+(:meth:`PruningPolicy.resolve`) and pass it down. :class:`SentenceAggregator` turns the token keep
+probabilities of the model into the sentence values the policy decides on.
+
+All policies work on per-sentence keep probabilities (``[0, 1]``). The rules, applied in this order:
 
 1. **Selection**: with ``keep_ratio`` set, the ``ceil(keep_ratio * n)`` sentences with the highest
-   probability are kept (ties: earlier sentence first); otherwise a sentence is kept iff its
-   probability is strictly greater than ``threshold`` (Provence/OpenProvence semantics). With the
-   ``"fraction_above_threshold"`` rounding (naver Provence), a sentence is kept iff the fraction of its
-   tokens whose keep probability exceeds ``threshold`` is itself greater than ``threshold``.
+   probability are kept (a fraction of the **sentences**, not of the characters; ties: earlier
+   sentence first; at least one); otherwise a sentence is kept iff its probability is strictly greater
+   than ``threshold`` (Provence/OpenProvence semantics). With the ``"fraction_above_threshold"``
+   rounding (naver Provence), a sentence is kept iff the fraction of its tokens whose keep probability
+   exceeds ``threshold`` is itself greater than ``threshold``.
 2. **Per-context token budget**: with ``context_token_budget`` set, kept sentences are dropped
    lowest-probability first until the kept sentences of the context hold at most
    ``context_token_budget`` tokens (model tokens, counted in context).
@@ -25,44 +33,79 @@ the sentences kept by rules 1-4 are the candidates; the most relevant of them ac
 (highest keep probability, ties broken by the context's reranking score) are taken while they fit in
 the budget. The budget counts the tokens of the model's tokenizer (no special tokens) of each returned
 text, summed over the contexts; it is a hard cap (it can undo ``min_sentences``).
+
+Threshold calibration (the F-beta-best threshold on labelled data) is
+:func:`text_pruner_rag.evaluation.metrics.best_threshold`: one implementation, one tie rule.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from dataclasses import replace
-from typing import Callable, Optional, Sequence
+from dataclasses import dataclass, fields, replace
+from numbers import Real
+from typing import Any, Callable, Optional, Sequence
 
 from .results import PruningResult
 
 __all__ = [
     "PruningPolicy",
-    "calibrate_threshold",
-    "threshold_table",
+    "SentenceAggregator",
+    "check_threshold",
     "select_within_token_budget",
     "fit_token_budget",
 ]
 
 
+def check_threshold(value: Any, name: str = "threshold") -> float:
+    """``value`` as a float if it is a sentence keep threshold: a number in ``[0, 1]``.
+
+    The one range check of thresholds (policy options, adapters, command line, checkpoint configs).
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: outside ``[0, 1]``, NaN, or a ``bool``.
+    """
+    if not isinstance(value, Real):
+        raise TypeError(f"`{name}` must be a number in [0, 1], got {value!r} ({type(value).__name__})")
+    if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1], got {value}")
+    return float(value)
+
+
+def _check_count(value: Any, name: str) -> int:
+    """A non-negative integer (an integral float such as ``5.0`` is accepted)."""
+    if not isinstance(value, Real):
+        raise TypeError(f"`{name}` must be an integer >= 0, got {value!r} ({type(value).__name__})")
+    if isinstance(value, bool) or not math.isfinite(value) or int(value) != value or value < 0:
+        raise ValueError(f"`{name}` must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class PruningPolicy:
-    """How sentences are kept.
+    """How sentences are kept: every pruning option, range-checked once, here.
 
     Args:
-        threshold (float | None): sentence keep threshold in ``[0, 1]``; ``None`` means the model's
-            ``default_threshold``.
+        threshold (float | None): sentence keep threshold in ``[0, 1]``: keep iff keep probability
+            ``> threshold``. ``None`` means the model's ``default_threshold``, filled in by
+            :meth:`resolve`. Defaults to None.
         min_sentences (int): keep at least this many sentences (highest probability first). Defaults to 0.
         keep_first (bool): keep the first sentence whenever another one is kept. Defaults to False.
-        keep_ratio (float | None): keep this fraction ``(0, 1]`` of the sentences, by probability,
-            instead of thresholding.
+        keep_ratio (float | None): keep this fraction ``(0, 1]`` of the **sentences** (``ceil(keep_ratio
+            * n)``, at least one), by probability, instead of thresholding. Defaults to None.
         context_token_budget (int | None): at most this many model tokens kept in each context
             (counted in context; applied by :meth:`select`). Called ``token_budget`` before 0.2.
         token_budget (int | None): at most this many model tokens (no special tokens) over all the
             contexts of one call together; applied after :meth:`select` by :func:`fit_token_budget`.
 
     Raises:
+        TypeError: an option of the wrong type (e.g. a string threshold).
         ValueError: a value outside its range.
+
+    Example:
+        >>> policy = PruningPolicy(threshold=0.3, min_sentences=1)
+        >>> policy.select([0.9, 0.2, 0.1])
+        [True, False, False]
     """
 
     threshold: Optional[float] = None
@@ -73,48 +116,101 @@ class PruningPolicy:
     token_budget: Optional[int] = None
 
     def __post_init__(self) -> None:
-        if self.threshold is not None and not 0.0 <= float(self.threshold) <= 1.0:
-            raise ValueError(f"`threshold` must be in [0, 1], got {self.threshold}")
-        if int(self.min_sentences) < 0:
-            raise ValueError(f"`min_sentences` must be >= 0, got {self.min_sentences}")
-        if self.keep_ratio is not None and not 0.0 < float(self.keep_ratio) <= 1.0:
-            raise ValueError(f"`keep_ratio` must be in (0, 1], got {self.keep_ratio}")
+        if self.threshold is not None:
+            object.__setattr__(self, "threshold", check_threshold(self.threshold))
+        object.__setattr__(self, "min_sentences", _check_count(self.min_sentences, "min_sentences"))
+        if not isinstance(self.keep_first, bool):
+            raise TypeError(f"`keep_first` must be a bool, got {self.keep_first!r}")
+        if self.keep_ratio is not None:
+            if not isinstance(self.keep_ratio, Real):
+                raise TypeError(f"`keep_ratio` must be a number in (0, 1], got {self.keep_ratio!r}")
+            if isinstance(self.keep_ratio, bool) or not 0.0 < float(self.keep_ratio) <= 1.0:
+                raise ValueError(f"`keep_ratio` must be in (0, 1], got {self.keep_ratio}")
+            object.__setattr__(self, "keep_ratio", float(self.keep_ratio))
         for name in ("context_token_budget", "token_budget"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or int(value) != value or value < 0):
-                raise ValueError(f"`{name}` must be an integer >= 0, got {value!r}")
+            if value is not None:
+                object.__setattr__(self, name, _check_count(value, name))
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The names of every option, in declaration order."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_options(cls, policy: Optional["PruningPolicy"] = None, **options: Any) -> "PruningPolicy":
+        """The policy of a call: ``policy`` (or the defaults) with every option that is not None replacing its field.
+
+        This is how ``prune``/``prune_many``, the adapters and the command line take either
+        ``policy=`` or keyword options (or both: a keyword option given explicitly wins).
+
+        Args:
+            policy (PruningPolicy, optional): the base policy. Defaults to ``PruningPolicy()``.
+            **options: option values; ``None`` means "not given".
+
+        Raises:
+            TypeError: ``policy`` is not a :class:`PruningPolicy`, an unknown option name, or an
+                option of the wrong type.
+            ValueError: an option outside its range.
+        """
+        if policy is not None and not isinstance(policy, cls):
+            raise TypeError(f"`policy` must be a PruningPolicy, got {type(policy).__name__}")
+        unknown = sorted(set(options) - set(cls.option_names()))
+        if unknown:
+            raise TypeError(f"unknown pruning option(s) {unknown}; expected some of {list(cls.option_names())}")
+        given = {k: v for k, v in options.items() if v is not None}
+        base = policy if policy is not None else cls()
+        return replace(base, **given) if given else base
+
+    def resolve(self, default_threshold: float) -> "PruningPolicy":
+        """This policy with its threshold filled in: its own, else ``default_threshold`` (the checkpoint's).
+
+        Raises:
+            TypeError, ValueError: ``default_threshold`` is not a number in ``[0, 1]``.
+        """
+        if self.threshold is not None:
+            return self
+        return replace(self, threshold=check_threshold(default_threshold, "default_threshold"))
 
     def select(
         self,
         probabilities: Sequence[float],
         *,
-        threshold: float,
         token_counts: Optional[Sequence[int]] = None,
         fractions_above: Optional[Sequence[float]] = None,
     ) -> list[bool]:
-        """Decide which sentences to keep.
+        """Decide which sentences of one context to keep (rules 1-4 of the module docstring).
 
         Args:
-            probabilities (Sequence[float]): keep probability per sentence, ``[0, 1]``.
-            threshold (float): the resolved threshold (this policy's, else the model default).
-            token_counts (Sequence[int], optional): model tokens per sentence (for ``context_token_budget``).
-            fractions_above (Sequence[float], optional): per sentence, the fraction of its tokens whose
-                keep probability is above ``threshold`` (only for the naver rounding rule).
+            probabilities (Sequence[float]): keep probability per sentence, in ``[0, 1]``; ``n`` sentences.
+            token_counts (Sequence[int], optional): model tokens per sentence (``n`` values; needed for
+                ``context_token_budget``, which is skipped without them).
+            fractions_above (Sequence[float], optional): per sentence, the fraction ``[0, 1]`` of its
+                tokens whose keep probability is above :attr:`threshold` (``n`` values; only for the
+                naver ``"fraction_above_threshold"`` rounding rule, see :class:`SentenceAggregator`).
 
         Returns:
-            list[bool]: the kept mask, one entry per sentence.
+            list[bool]: the kept mask, ``n`` entries, in sentence order (``[]`` for no sentence).
+
+        Raises:
+            ValueError: the policy's threshold is unresolved (None) while a threshold rule applies
+                (call :meth:`resolve` first), or ``token_counts``/``fractions_above`` do not have
+                ``n`` values.
         """
         n = len(probabilities)
         if n == 0:
             return []
+        for name, values in (("token_counts", token_counts), ("fractions_above", fractions_above)):
+            if values is not None and len(values) != n:
+                raise ValueError(f"`{name}` has {len(values)} values for {n} sentences")
         order = sorted(range(n), key=lambda i: (-probabilities[i], i))
         if self.keep_ratio is not None:
             chosen = set(order[: max(1, math.ceil(self.keep_ratio * n))])
             kept = [i in chosen for i in range(n)]
-        elif fractions_above is not None:
-            kept = [fractions_above[i] > threshold for i in range(n)]
         else:
-            kept = [p > threshold for p in probabilities]
+            threshold = self._resolved_threshold()
+            values = fractions_above if fractions_above is not None else probabilities
+            kept = [v > threshold for v in values]
         if self.context_token_budget is not None and token_counts is not None:
             total = sum(c for c, k in zip(token_counts, kept) if k)
             for i in reversed(order):
@@ -123,7 +219,7 @@ class PruningPolicy:
                 if kept[i]:
                     kept[i] = False
                     total -= token_counts[i]
-        missing = min(int(self.min_sentences), n) - sum(kept)
+        missing = min(self.min_sentences, n) - sum(kept)
         for i in order:
             if missing <= 0:
                 break
@@ -133,6 +229,76 @@ class PruningPolicy:
         if self.keep_first and any(kept[1:]):
             kept[0] = True
         return kept
+
+    def _resolved_threshold(self) -> float:
+        if self.threshold is None:
+            raise ValueError("this PruningPolicy has no threshold: call policy.resolve(default_threshold) first")
+        return self.threshold
+
+
+class SentenceAggregator:
+    """Token keep probabilities -> sentence values, for the contexts of one call (the scoring box of DESIGN).
+
+    A sentence's keep probability is the mean keep probability of its tokens, over every window that
+    holds them (a sentence split across windows counts all its tokens). Also kept per sentence: its
+    number of tokens (the unit of ``context_token_budget``) and the fraction of its tokens whose keep
+    probability is above ``threshold`` (for the naver ``"fraction_above_threshold"`` rule).
+
+    A sentence with no token (e.g. only characters the tokenizer drops) takes its previous sentence's
+    values (the next one's if it is first); 0.0 if no sentence of the context has a token. Values are
+    clipped to ``[0, 1]``.
+
+    Args:
+        sentence_counts (Sequence[int]): number of sentences of each context.
+        threshold (float): the resolved threshold (for the fractions above it), in ``[0, 1]``.
+    """
+
+    def __init__(self, sentence_counts: Sequence[int], threshold: float) -> None:
+        self.threshold = float(threshold)
+        self._sums = [[0.0] * n for n in sentence_counts]
+        self._above = [[0] * n for n in sentence_counts]
+        self._counts = [[0] * n for n in sentence_counts]
+
+    def add(self, context_index: int, sentence_ids: Sequence[int], probabilities: Sequence[float]) -> None:
+        """Add one window's tokens: ``sentence_ids[t]`` is token ``t``'s sentence (``< 0``: not context text).
+
+        Args:
+            context_index (int): the context the window belongs to.
+            sentence_ids (Sequence[int]): per token of the window, its sentence index or a negative value.
+            probabilities (Sequence[float]): per token, its keep probability (same length or longer;
+                extra values are ignored).
+        """
+        sums, above, counts = self._sums[context_index], self._above[context_index], self._counts[context_index]
+        threshold = self.threshold
+        for sentence, p in zip(sentence_ids, probabilities):
+            if sentence >= 0:
+                sums[sentence] += p
+                above[sentence] += p > threshold
+                counts[sentence] += 1
+
+    def sentence_probabilities(self) -> list[list[float]]:
+        """Per context, the mean token keep probability of each sentence, in ``[0, 1]``."""
+        return [_fill_tokenless([s / k if k else None for s, k in zip(sums, counts)])
+                for sums, counts in zip(self._sums, self._counts)]
+
+    def fractions_above(self) -> list[list[float]]:
+        """Per context, the fraction of each sentence's tokens with keep probability ``> threshold``."""
+        return [_fill_tokenless([a / k if k else None for a, k in zip(above, counts)])
+                for above, counts in zip(self._above, self._counts)]
+
+    def token_counts(self) -> list[list[int]]:
+        """Per context, the number of tokens of each sentence (0 for a sentence with no token)."""
+        return [list(counts) for counts in self._counts]
+
+
+def _fill_tokenless(values: list[Optional[float]]) -> list[float]:
+    """Fill sentences without tokens (None) from their neighbours; clip to ``[0, 1]``."""
+    filled: list[float] = []
+    for i, v in enumerate(values):
+        if v is None:
+            v = filled[-1] if filled else next((x for x in values[i + 1:] if x is not None), 0.0)
+        filled.append(min(1.0, max(0.0, float(v))))
+    return filled
 
 
 def select_within_token_budget(
@@ -171,8 +337,7 @@ def select_within_token_budget(
     Raises:
         ValueError: lists of different lengths, a negative budget or a negative token count.
     """
-    if isinstance(token_budget, bool) or int(token_budget) != token_budget or token_budget < 0:
-        raise ValueError(f"`token_budget` must be an integer >= 0, got {token_budget!r}")
+    token_budget = _check_count(token_budget, "token_budget")
     n_docs = len(probabilities)
     if len(token_counts) != n_docs or len(candidates) != n_docs:
         raise ValueError("probabilities, token_counts and candidates need one entry per document")
@@ -243,8 +408,7 @@ def fit_token_budget(
     Raises:
         ValueError: a negative budget.
     """
-    if isinstance(token_budget, bool) or int(token_budget) != token_budget or token_budget < 0:
-        raise ValueError(f"`token_budget` must be an integer >= 0, got {token_budget!r}")
+    token_budget = _check_count(token_budget, "token_budget")
     candidates = [[s.kept for s in r.sentences] for r in results]
     probabilities = [[s.probability for s in r.sentences] for r in results]
     flat = [s.text for r, c in zip(results, candidates) for s, k in zip(r.sentences, c) if k]
@@ -269,65 +433,3 @@ def fit_token_budget(
         rate = 1.0 - len(text) / len(result.context) if result.context else 0.0
         output.append(replace(result, pruned_text=text, compression_rate=rate, sentences=sentences))
     return output
-
-
-def threshold_table(
-    probabilities: Sequence[float],
-    labels: Sequence[int],
-    char_lengths: Sequence[int],
-    thresholds: Sequence[float],
-    beta: float = 2.0,
-) -> list[dict[str, float]]:
-    """Sentence-level precision, recall, F-beta and character compression per threshold.
-
-    A thin alias of :func:`text_pruner_rag.evaluation.metrics.threshold_sweep` (one implementation
-    serves calibration and evaluation): keep iff probability > threshold, micro-averaged.
-
-    Args:
-        probabilities (Sequence[float]): keep probability per sentence (all sentences of a dev set).
-        labels (Sequence[int]): gold relevance per sentence (1 relevant, 0 not).
-        char_lengths (Sequence[int]): characters per sentence.
-        thresholds (Sequence[float]): thresholds to evaluate.
-        beta (float): recall weight of F-beta. Defaults to 2 (F2, the OpenProvence headline metric).
-
-    Returns:
-        list[dict]: one row per threshold with ``threshold``, ``precision``, ``recall``, ``f_beta``
-        and ``compression`` (fraction of all characters removed, ``[0, 1]``), among others.
-
-    Raises:
-        ValueError: inputs of different lengths.
-    """
-    from .evaluation.metrics import threshold_sweep
-
-    return threshold_sweep(list(probabilities), list(labels), list(char_lengths), list(thresholds), beta=beta)
-
-
-def calibrate_threshold(
-    probabilities: Sequence[float],
-    labels: Sequence[int],
-    char_lengths: Optional[Sequence[int]] = None,
-    *,
-    beta: float = 2.0,
-    thresholds: Optional[Sequence[float]] = None,
-) -> tuple[float, list[dict[str, float]]]:
-    """Pick the threshold that maximises sentence-level F-beta on labelled data.
-
-    Args:
-        probabilities, labels, char_lengths: as in :func:`threshold_table` (lengths default to 1).
-        beta (float): F-beta weight; 2 favours recall. Defaults to 2.
-        thresholds (Sequence[float], optional): candidates; defaults to 0.01, 0.02, ..., 0.95.
-
-    Returns:
-        tuple[float, list[dict]]: the best threshold (ties: the lower one, for recall) and the full table.
-
-    Raises:
-        ValueError: no labelled sentence.
-    """
-    if not probabilities:
-        raise ValueError("cannot calibrate a threshold on an empty dev set")
-    if thresholds is None:
-        thresholds = [round(0.01 * i, 2) for i in range(1, 96)]
-    lengths = char_lengths if char_lengths is not None else [1] * len(probabilities)
-    table = threshold_table(probabilities, labels, lengths, thresholds, beta=beta)
-    best = max(table, key=lambda row: (row["f_beta"], -row["threshold"]))
-    return best["threshold"], table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -12,15 +13,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
-from .chunking import Sentence, detect_language, sentences_from_list, split_sentences
+from .chunking import LANGUAGES, Sentence, detect_language, sentences_from_list, split_sentences
 from .encoding import Window, WindowEncoder
 from .modeling import TextPrunerModel
-from .policy import PruningPolicy, fit_token_budget
+from .policy import PruningPolicy, SentenceAggregator, fit_token_budget
 from .results import PruningResult, RankedContext, SentenceScore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TextPruner", "default_model_path"]
+__all__ = ["PreparedContext", "TextPruner", "default_model_path"]
 
 Context = Union[str, Sequence[str]]
 NO_TEXT_SCORE = float("-inf")
@@ -28,7 +29,6 @@ NO_TEXT_SCORE = float("-inf")
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL_NAME = "text-pruner-minilm-l6-en"
 FALLBACK_THRESHOLD = 0.1
-LANGUAGES = ("auto", "en", "ja")
 
 
 def default_model_path() -> Path:
@@ -86,6 +86,21 @@ def _check_query(query: Any) -> str:
     if not query.strip():
         raise ValueError("`query` must not be empty")
     return query
+
+
+@dataclass(frozen=True)
+class PreparedContext:
+    """One context ready for encoding: its text, its sentences (spans tile ``text``) and its language.
+
+    Attributes:
+        text (str): the context (for pre-split input, ``"".join`` of the given sentences).
+        sentences (list[Sentence]): sentences with exact character spans into ``text``.
+        language (str): ``"en"`` or ``"ja"`` (resolved when ``"auto"`` was asked).
+    """
+
+    text: str
+    sentences: list[Sentence]
+    language: str
 
 
 class TextPruner:
@@ -209,9 +224,10 @@ class TextPruner:
         query: str,
         context: Context,
         *,
+        policy: Optional[PruningPolicy] = None,
         threshold: Optional[float] = None,
-        min_sentences: int = 0,
-        keep_first: bool = False,
+        min_sentences: Optional[int] = None,
+        keep_first: Optional[bool] = None,
         keep_ratio: Optional[float] = None,
         token_budget: Optional[int] = None,
         context_token_budget: Optional[int] = None,
@@ -223,20 +239,27 @@ class TextPruner:
             query (str): the question.
             context (str | list[str]): the text, or its sentences already split (kept exactly;
                 the context is then ``"".join(sentences)``).
+            policy (PruningPolicy, optional): every pruning option at once. Defaults to
+                ``PruningPolicy()`` (the checkpoint's threshold, no other rule).
             threshold (float, optional): keep a sentence iff its keep probability > threshold
-                (``[0, 1]``); defaults to :attr:`default_threshold`.
+                (``[0, 1]``); None: the policy's, else :attr:`default_threshold`.
             min_sentences, keep_first, keep_ratio, context_token_budget: see
-                :class:`~text_pruner_rag.policy.PruningPolicy`.
+                :class:`~text_pruner_rag.policy.PruningPolicy`; ``keep_ratio`` is a fraction of the
+                sentences. None: the policy's value.
             token_budget (int, optional): at most this many tokens of the model's tokenizer (no
                 special tokens) in ``pruned_text``; see :meth:`prune_many`.
             language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; defaults to the pruner's.
+
+        A keyword option that is not None replaces the same field of ``policy``
+        (:meth:`PruningPolicy.from_options <text_pruner_rag.policy.PruningPolicy.from_options>`).
 
         Returns:
             PruningResult: pruned text, reranking score, compression rate (fraction of characters
             removed) and every sentence with its probability.
 
         Raises:
-            TypeError: ``query`` or ``context`` (or an item of a context list) has the wrong type.
+            TypeError: ``query``, ``context`` (or an item of a context list), ``policy`` or an option
+                has the wrong type.
             ValueError: empty query, or a policy option out of range.
         """
         _check_query(query)
@@ -247,9 +270,9 @@ class TextPruner:
                 if not isinstance(item, str):
                     raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
         return self.prune_many(
-            query, [context], threshold=threshold, min_sentences=min_sentences, keep_first=keep_first,
-            keep_ratio=keep_ratio, token_budget=token_budget, context_token_budget=context_token_budget,
-            language=language,
+            query, [context], policy=policy, threshold=threshold, min_sentences=min_sentences,
+            keep_first=keep_first, keep_ratio=keep_ratio, token_budget=token_budget,
+            context_token_budget=context_token_budget, language=language,
         )[0]
 
     def prune_many(
@@ -257,9 +280,10 @@ class TextPruner:
         query: str,
         contexts: Sequence[Context],
         *,
+        policy: Optional[PruningPolicy] = None,
         threshold: Optional[float] = None,
-        min_sentences: int = 0,
-        keep_first: bool = False,
+        min_sentences: Optional[int] = None,
+        keep_first: Optional[bool] = None,
         keep_ratio: Optional[float] = None,
         token_budget: Optional[int] = None,
         context_token_budget: Optional[int] = None,
@@ -269,44 +293,60 @@ class TextPruner:
     ) -> list[PruningResult]:
         """Prune many contexts for one query; the windows of all contexts are batched together.
 
+        Each context is split into sentences (or taken as given), cut into token windows of at most
+        :attr:`max_length` tokens with the query repeated in each, and run through the model,
+        ``batch_size`` windows per forward pass (windows of all contexts share batches, sorted by
+        length). A sentence's keep probability is the mean over its tokens
+        (:class:`~text_pruner_rag.policy.SentenceAggregator`); a context's score is its best window's
+        reranking score. The policy then decides per context, and ``token_budget`` across them.
+
         Args:
             query (str): the question.
-            contexts (Sequence[str | list[str]]): texts or pre-split sentence lists.
-            batch_size (int, optional): windows per forward pass; defaults to the pruner's.
-            show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
+            contexts (Sequence[str | list[str]]): ``n`` texts or pre-split sentence lists (a list of
+                str is one context's sentences, kept exactly).
+            policy (PruningPolicy, optional): every pruning option at once; see :meth:`prune`.
+            threshold, min_sentences, keep_first, keep_ratio, context_token_budget: see :meth:`prune`.
             token_budget (int, optional): at most this many tokens over **all** the returned
                 ``pruned_text`` together, counted with the model's tokenizer without special tokens
                 (:meth:`count_tokens`). After the other rules, the most relevant kept sentences across
                 all contexts (highest keep probability, ties: higher reranking score) are kept while
                 they fit; the rest are removed (see :func:`~text_pruner_rag.policy.fit_token_budget`).
                 A context left with no sentence gets ``pruned_text == ""`` (its score is kept).
-            context_token_budget (int, optional): at most this many tokens in each context
-                separately (the per-context budget, called ``token_budget`` before 0.2).
-            Other arguments: see :meth:`prune`.
+            language (str, optional): ``"auto"`` (per context), ``"en"`` or ``"ja"``; defaults to the pruner's.
+            batch_size (int, optional): windows per forward pass; defaults to the pruner's.
+            show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
 
         Returns:
-            list[PruningResult]: one per context, in input order.
+            list[PruningResult]: ``n`` results, in input order. An empty or whitespace-only context
+            gives ``PruningResult(pruned_text="", score=None, compression_rate=0.0, sentences=[])``
+            without a model call (there is no text to remove).
 
-        An empty or whitespace-only context gives ``PruningResult(pruned_text="", score=None,
-        compression_rate=0.0, sentences=[])`` without a model call (there is no text to remove).
+        Raises:
+            TypeError: ``query`` is not a str, ``contexts`` is a str or None, a context is neither a
+                str nor a list of str, or ``policy``/an option has the wrong type.
+            ValueError: empty query, a policy option out of range, or an unknown ``language``.
         """
         _check_query(query)
         if isinstance(contexts, (str, bytes)) or contexts is None:
             raise TypeError("`contexts` must be a list of contexts (str or list[str]); for one context use prune()")
-        policy = PruningPolicy(threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget)
-        resolved = self.default_threshold if threshold is None else float(threshold)
+        policy = PruningPolicy.from_options(
+            policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
+            context_token_budget=context_token_budget, token_budget=token_budget,
+        ).resolve(self.default_threshold)
         prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
-        sentence_probs, scores, token_counts, fractions = self._score(
-            [query] * len(prepared), prepared, resolved, batch_size or self.batch_size, show_progress_bar
+        scores, aggregate = self._score(
+            [query] * len(prepared), prepared, policy.threshold, batch_size or self.batch_size, show_progress_bar
         )
+        probabilities, token_counts = aggregate.sentence_probabilities(), aggregate.token_counts()
+        naver_rule = self.model.config.sentence_rounding == "fraction_above_threshold"
+        fractions = aggregate.fractions_above() if naver_rule else [None] * len(prepared)
         results = []
-        for index, (text, sentences, _) in enumerate(prepared):
-            fractions_above = fractions[index] if self.model.config.sentence_rounding == "fraction_above_threshold" else None
-            kept = policy.select(sentence_probs[index], threshold=resolved,
-                                 token_counts=token_counts[index], fractions_above=fractions_above)
-            results.append(_assemble(text, sentences, sentence_probs[index], kept, scores[index]))
+        for index, context in enumerate(prepared):
+            kept = policy.select(probabilities[index], token_counts=token_counts[index],
+                                 fractions_above=fractions[index])
+            results.append(_assemble(context, probabilities[index], kept, scores[index]))
         if policy.token_budget is not None:
-            results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=keep_first)
+            results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
         return results
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -442,16 +482,26 @@ class TextPruner:
         *,
         batch_size: Optional[int] = None,
     ) -> list[RankedContext]:
-        """Rerank contexts by reranking score (best first); no pruning decisions are made.
+        """Rerank contexts by reranking score (best first); no pruning decision is returned.
+
+        Each context's score is the same ``score`` :meth:`prune_many` gives it: the best reranking
+        score over its token windows, activated as the checkpoint says (e.g. a sigmoid probability in
+        ``[0, 1]`` for our checkpoints, a raw logit for some Provence-family ones); higher = more relevant.
 
         Args:
             query (str): the question.
-            contexts (Sequence[str | list[str]]): texts or pre-split sentence lists.
-            top_n (int, optional): return only the best ``top_n``. None returns all.
+            contexts (Sequence[str | list[str]]): ``n`` texts or pre-split sentence lists.
+            top_n (int, optional): return only the best ``top_n`` (``>= 0``). None returns all ``n``.
+            batch_size (int, optional): windows per forward pass; defaults to the pruner's.
 
         Returns:
-            list[RankedContext]: ``(index, score, text)`` sorted by descending score; contexts with
-            no text (score None) come last.
+            list[RankedContext]: ``(index, score, text)`` sorted by descending score, ``index`` being
+            the position in ``contexts`` and ``text`` the context as one string; ties keep input order;
+            contexts with no text (score None) come last.
+
+        Raises:
+            TypeError, ValueError: as :meth:`prune_many` (bad query or contexts); ValueError for a
+                negative ``top_n``.
         """
         results = self.prune_many(query, contexts, batch_size=batch_size)
         ranked = [RankedContext(i, r.score, r.context) for i, r in enumerate(results)]
@@ -466,16 +516,16 @@ class TextPruner:
     def _scores(self, queries, contexts, language, batch_size, show_progress_bar) -> list[Optional[float]]:
         """Reranking score of each ``(queries[i], contexts[i])``; None for a context with no text."""
         prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
-        _, scores, _, _ = self._score(queries, prepared, self.default_threshold,
-                                      batch_size or self.batch_size, show_progress_bar)
+        scores, _ = self._score(queries, prepared, self.default_threshold,
+                                batch_size or self.batch_size, show_progress_bar)
         return scores
 
-    def _prepare(self, index: int, context: Context, language: str) -> tuple[str, list[Sentence], str]:
+    def _prepare(self, index: int, context: Context, language: str) -> PreparedContext:
         if language not in LANGUAGES:
             raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
         if isinstance(context, str):
             lang = detect_language(context) if language == "auto" else language
-            return context, split_sentences(context, lang), lang
+            return PreparedContext(context, split_sentences(context, lang), lang)
         if context is None:
             raise TypeError(f"contexts[{index}] must be a str or a list of str, got None")
         if isinstance(context, (list, tuple)):
@@ -484,40 +534,32 @@ class TextPruner:
             except TypeError as exc:
                 raise TypeError(f"contexts[{index}]: {exc}") from exc
             lang = detect_language(text) if language == "auto" else language
-            return text, sentences, lang
+            return PreparedContext(text, sentences, lang)
         raise TypeError(f"contexts[{index}] must be a str or a list of str, got {type(context).__name__}")
 
-    def _score(self, queries, prepared, threshold, batch_size, show_progress_bar):
+    def _score(
+        self, queries: Sequence[str], prepared: Sequence[PreparedContext], threshold: float,
+        batch_size: int, show_progress_bar: Optional[bool],
+    ) -> tuple[list[Optional[float]], SentenceAggregator]:
         """Run all windows (``queries[i]`` is the query of context ``i``; windows of different queries
-        share batches); return per-context sentence probabilities, scores, token counts, fractions."""
+        share batches); return per-context reranking scores (best window; None without text) and the
+        sentence aggregation of the token keep probabilities."""
         templates = {}
-        texts = [p[0] for p in prepared]
-        encoded = self.encoder.encode_contexts(texts, [p[1] for p in prepared])
+        encoded = self.encoder.encode_contexts([p.text for p in prepared], [p.sentences for p in prepared])
         windows: list[Window] = []
-        for index, ((text, sentences, lang), enc, query) in enumerate(zip(prepared, encoded, queries)):
-            if sentences:
+        for index, (context, enc, query) in enumerate(zip(prepared, encoded, queries)):
+            if context.sentences:
                 if query not in templates:
                     templates[query] = self.encoder.template(query)
-                windows.extend(self.encoder.windows(templates[query], index, text, sentences, enc, lang))
-        n = len(prepared)
-        prob_sums = [[0.0] * len(p[1]) for p in prepared]
-        above = [[0] * len(p[1]) for p in prepared]
-        counts = [[0] * len(p[1]) for p in prepared]
-        scores: list[Optional[float]] = [None] * n
+                windows.extend(self.encoder.windows(
+                    templates[query], index, context.text, context.sentences, enc, context.language))
+        aggregate = SentenceAggregator([len(p.sentences) for p in prepared], threshold)
+        scores: list[Optional[float]] = [None] * len(prepared)
         for window, probs, score in self._run(windows, batch_size, show_progress_bar):
             c = window.context_index
             scores[c] = score if scores[c] is None else max(scores[c], score)
-            for sentence, p in zip(window.sentence_ids, probs):
-                if sentence >= 0:
-                    prob_sums[c][sentence] += p
-                    above[c][sentence] += p > threshold
-                    counts[c][sentence] += 1
-        sentence_probs, fractions = [], []
-        for c in range(n):
-            means = [s / k if k else None for s, k in zip(prob_sums[c], counts[c])]
-            sentence_probs.append(_fill_tokenless(means))
-            fractions.append(_fill_tokenless([a / k if k else None for a, k in zip(above[c], counts[c])]))
-        return sentence_probs, scores, counts, fractions
+            aggregate.add(c, window.sentence_ids, probs)
+        return scores, aggregate
 
     @torch.inference_mode()
     def _run(self, windows: list[Window], batch_size: int, show_progress_bar: Optional[bool]):
@@ -548,19 +590,8 @@ class TextPruner:
                 yield w, keep[row][: len(w.input_ids)], float(ranking[row])
 
 
-def _fill_tokenless(values: list[Optional[float]]) -> list[float]:
-    """A sentence with no token (e.g. only characters the tokenizer drops) takes its previous
-    sentence's value (the next one's if it is first); 0.0 if no sentence has a token."""
-    filled: list[float] = []
-    for i, v in enumerate(values):
-        if v is None:
-            v = filled[-1] if filled else next((x for x in values[i + 1:] if x is not None), 0.0)
-        filled.append(min(1.0, max(0.0, float(v))))
-    return filled
-
-
-def _assemble(text, sentences, probabilities, kept, score) -> PruningResult:
-    scored = [SentenceScore(s.text, s.start, s.end, p, k) for s, p, k in zip(sentences, probabilities, kept)]
+def _assemble(context: PreparedContext, probabilities, kept, score) -> PruningResult:
+    scored = [SentenceScore(s.text, s.start, s.end, p, k) for s, p, k in zip(context.sentences, probabilities, kept)]
     pruned = "".join(s.text for s in scored if s.kept)
-    compression = 1.0 - len(pruned) / len(text) if text else 0.0
-    return PruningResult(pruned, score, compression, scored, text)
+    compression = 1.0 - len(pruned) / len(context.text) if context.text else 0.0
+    return PruningResult(pruned, score, compression, scored, context.text)

@@ -36,6 +36,7 @@ import numpy as np
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "answer_retention",
+    "best_sweep_row",
     "best_threshold",
     "compression_stats",
     "contains_answer",
@@ -422,12 +423,26 @@ def best_threshold(
 ) -> dict:
     """The :func:`threshold_sweep` row with the highest F-beta (the calibrated threshold is ``row["threshold"]``).
 
-    Ties go to the **highest** threshold (at equal F-beta, it compresses at least as much).
+    The one threshold picker of the package: evaluation and training calibration (which writes a
+    checkpoint's ``default_threshold``) both use it. Tie rule in :func:`best_sweep_row`.
 
     Raises:
         ValueError: if ``thresholds`` is empty, or as :func:`threshold_sweep`.
     """
     if len(thresholds) == 0:
         raise ValueError("best_threshold expects at least one threshold, but got none.")
-    rows = threshold_sweep(probabilities_per_sentence, gold, char_lengths, thresholds, beta)
+    return best_sweep_row(threshold_sweep(probabilities_per_sentence, gold, char_lengths, thresholds, beta))
+
+
+def best_sweep_row(rows: Sequence[dict]) -> dict:
+    """The row of a :func:`threshold_sweep` table with the highest ``f_beta``.
+
+    Ties (F-beta equal to 12 decimals) go to the **highest** threshold: at equal F-beta it removes at
+    least as many characters.
+
+    Raises:
+        ValueError: ``rows`` is empty.
+    """
+    if not rows:
+        raise ValueError("best_sweep_row expects at least one sweep row, but got none.")
     return max(rows, key=lambda row: (round(row["f_beta"], 12), row["threshold"]))

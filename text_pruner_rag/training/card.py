@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from ..policy import calibrate_threshold, threshold_table
+from ..evaluation.metrics import best_sweep_row, threshold_sweep
 from ..records import Record
 from .readers.registry import LICENSE_NOTES
 
@@ -132,13 +132,18 @@ def calibrate(pruner, records: Sequence[Record], *, beta: float = 2.0, max_queri
               thresholds: Optional[Sequence[float]] = None, min_threshold: float = 0.0):
     """Pick the F-beta-best threshold on dev records; returns ``(threshold, full table, card table)``.
 
+    The pick is :func:`~text_pruner_rag.evaluation.metrics.best_sweep_row` (ties: the highest threshold).
+
     Raises:
         ValueError: no dev sentence.
     """
     probs, labels, lengths = collect_dev_predictions(pruner, records, max_queries)
+    if not probs:
+        raise ValueError("cannot calibrate a threshold on an empty dev set")
     candidates = [t for t in (thresholds or [round(0.01 * i, 2) for i in range(1, 96)]) if t >= min_threshold]
-    best, table = calibrate_threshold(probs, labels, lengths, beta=beta, thresholds=candidates)
-    card = threshold_table(probs, labels, lengths, sorted(set(CARD_THRESHOLDS) | {best}), beta=beta)
+    table = threshold_sweep(probs, labels, lengths, candidates, beta=beta)
+    best = best_sweep_row(table)["threshold"]
+    card = threshold_sweep(probs, labels, lengths, sorted(set(CARD_THRESHOLDS) | {best}), beta=beta)
     logger.info("calibrated default_threshold=%.2f on %d dev sentences", best, len(probs))
     return best, table, card
 
