@@ -218,10 +218,10 @@ def test_matched_compression_hits_target():
 
 
 def test_top_ratio_per_passage():
-    assert select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], keep_ratio=0.5) == [False, True, False]
-    assert select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], keep_ratio=0.7) == [False, True, True]
-    assert select_top_ratio([0.3, 0.3], [5, 5], keep_ratio=1.0) == [True, True]
-    assert select_top_ratio([0.3, 0.3], [5, 5], keep_ratio=0.0) == [False, False]
+    assert select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], char_fraction=0.5) == [False, True, False]
+    assert select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], char_fraction=0.7) == [False, True, True]
+    assert select_top_ratio([0.3, 0.3], [5, 5], char_fraction=1.0) == [True, True]
+    assert select_top_ratio([0.3, 0.3], [5, 5], char_fraction=0.0) == [False, False]
 
 
 def test_random_selector_deterministic_per_seed():
@@ -361,3 +361,19 @@ def test_speed_script_reports_ratio(tiny_pruner):
     out = speed.benchmark(tiny_pruner, groups, batch_size=4, repeats=1, warmup=False)
     assert {"rerank_seq_per_s", "prune_seq_per_s", "ratio_prune_over_rerank"} <= set(out)
     assert out["n_contexts"] == 12 and out["ratio_prune_over_rerank"] > 0
+
+
+def test_bm25_auto_language_is_the_pruner_detector():
+    from text_pruner_rag.chunking import detect_language
+    from text_pruner_rag.evaluation.baselines import BM25Selector
+
+    # An English passage quoting one Japanese name is English for the pruner's splitter, and so for BM25.
+    sentences = ["Tokyo (東京) became the capital in 1868. ", "Kyoto was the capital before. ", "Paris is in France."]
+    query = "When did Tokyo become the capital?"
+    assert detect_language("\n".join([query, *sentences])) == "en"
+    auto = BM25Selector().scores(query, sentences)
+    assert auto == BM25Selector(language="en").scores(query, sentences)
+    assert auto != BM25Selector(language="ja").scores(query, sentences)
+    japanese = ["東京は1868年に首都になった。", "京都はその前の首都だった。"]
+    assert BM25Selector().scores("東京はいつ首都になった？", japanese) == BM25Selector(language="ja").scores(
+        "東京はいつ首都になった？", japanese)

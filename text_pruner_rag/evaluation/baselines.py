@@ -21,7 +21,7 @@ selectors live on different scales; what turns scores into a selection is one of
   we want a baseline to do with negative passages).
 
 * :func:`select_top_ratio` — per passage: keep the best sentences until the passage keeps about
-  ``keep_ratio`` of its characters (the same closest-cumulative rule, within the passage).
+  ``char_fraction`` of its characters (the same closest-cumulative rule, within the passage).
 
 The selectors: :class:`KeepAllSelector`, :class:`RandomSelector`, :class:`BM25Selector` (rank-bm25,
 BM25+ idf), :class:`EmbeddingSelector` (cosine with all-MiniLM-L6-v2, as LlamaIndex's
@@ -37,6 +37,8 @@ from typing import Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ..chunking import LANGUAGES, detect_language
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -45,15 +47,12 @@ __all__ = [
     "KeepAllSelector",
     "RandomSelector",
     "SentenceSelector",
-    "detect_language",
     "select_matched_compression",
     "select_top_ratio",
     "tokenize",
 ]
 
 _WORD = re.compile(r"\w+")
-# Hiragana, katakana (full and half width) and CJK ideographs.
-_JAPANESE = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff71-\uff9d\u4e00-\u9fff]")
 
 
 @runtime_checkable
@@ -65,11 +64,6 @@ class SentenceSelector(Protocol):
     def scores(self, query: str, sentences: Sequence[str]) -> list[float]: ...
 
     def scores_many(self, query: str, groups: Sequence[Sequence[str]]) -> list[list[float]]: ...
-
-
-def detect_language(texts: Sequence[str]) -> str:
-    """``"ja"`` if any text holds kana or CJK ideographs, else ``"en"``."""
-    return "ja" if any(_JAPANESE.search(t) for t in texts) else "en"
 
 
 def tokenize(text: str, language: str = "en") -> list[str]:
@@ -146,8 +140,9 @@ class BM25Selector(_SelectorBase):
     sentences: with one or two sentences a matching sentence would score *below* a non-matching one.)
 
     Args:
-        language (str, optional): ``"en"``, ``"ja"`` or ``"auto"`` (``"ja"`` if the query or a sentence
-            holds Japanese script). Defaults to ``"auto"``.
+        language (str, optional): ``"en"``, ``"ja"`` or ``"auto"`` (the query and the sentences, joined,
+            through :func:`text_pruner_rag.chunking.detect_language`, the detector the pruner uses).
+            Defaults to ``"auto"``.
         k1 (float, optional): term-frequency saturation. Defaults to 1.5.
         b (float, optional): length normalisation. Defaults to 0.75.
 
@@ -158,7 +153,7 @@ class BM25Selector(_SelectorBase):
     name = "bm25"
 
     def __init__(self, language: str = "auto", k1: float = 1.5, b: float = 0.75) -> None:
-        if language not in ("auto", "en", "ja"):
+        if language not in LANGUAGES:
             raise ValueError(f"BM25Selector expects language 'auto', 'en' or 'ja', but got {language!r}.")
         try:
             from rank_bm25 import BM25Plus
@@ -172,7 +167,7 @@ class BM25Selector(_SelectorBase):
     def scores(self, query: str, sentences: Sequence[str]) -> list[float]:
         if not sentences:
             return []
-        language = detect_language([query, *sentences]) if self.language == "auto" else self.language
+        language = detect_language("\n".join([query, *sentences])) if self.language == "auto" else self.language
         corpus = [tokenize(s, language) for s in sentences]
         query_tokens = tokenize(query, language)
         if not query_tokens or not any(corpus):
@@ -323,32 +318,34 @@ def select_matched_compression(
     }
 
 
-def select_top_ratio(scores: Sequence[float], char_lengths: Sequence[int], keep_ratio: float) -> list[bool]:
-    """Keep mask for one passage: its best sentences, about ``keep_ratio`` of its characters.
+def select_top_ratio(scores: Sequence[float], char_lengths: Sequence[int], char_fraction: float) -> list[bool]:
+    """Keep mask for one passage: its best sentences, about ``char_fraction`` of its characters.
+
+    (A fraction of **characters**; the pruner's ``keep_ratio`` is a fraction of sentences.)
 
     Sentences are taken best score first (ties: earlier sentence first) and the number kept is the one
-    whose kept characters are closest to ``keep_ratio * passage characters`` (ties: fewer sentences).
+    whose kept characters are closest to ``char_fraction * passage characters`` (ties: fewer sentences).
 
     Args:
         scores (Sequence[float]): one score per sentence of the passage.
         char_lengths (Sequence[int]): each sentence's length in characters.
-        keep_ratio (float): fraction of characters to keep, in [0, 1].
+        char_fraction (float): fraction of the passage's characters to keep, in [0, 1].
 
     Returns:
         list[bool]: the kept flags, in sentence order.
 
     Example:
-        >>> select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], keep_ratio=0.5)
+        >>> select_top_ratio([0.1, 0.9, 0.5], [10, 10, 10], char_fraction=0.5)
         [False, True, False]
     """
-    if not 0.0 <= keep_ratio <= 1.0:
-        raise ValueError(f"keep_ratio must be a fraction in [0, 1], but got {keep_ratio}.")
+    if not 0.0 <= char_fraction <= 1.0:
+        raise ValueError(f"char_fraction must be a fraction in [0, 1], but got {char_fraction}.")
     s = np.nan_to_num(np.asarray(scores, dtype=float).reshape(-1), nan=-np.inf)
     lengths = np.asarray(char_lengths, dtype=float).reshape(-1)
     if len(s) != len(lengths):
         raise ValueError(f"Expected one length per score, but got {len(s)} scores and {len(lengths)} lengths.")
     order = np.lexsort((np.arange(len(s)), -s))
-    m = _closest_prefix(lengths, order, keep_ratio * float(lengths.sum()))
+    m = _closest_prefix(lengths, order, char_fraction * float(lengths.sum()))
     kept = np.zeros(len(s), dtype=bool)
     kept[order[:m]] = True
     return kept.tolist()
