@@ -64,11 +64,26 @@ class CheckpointError(ValueError):
 def resolve_checkpoint(name_or_path: str | os.PathLike, *, allow_pickle: bool = False, **hub_kwargs: Any) -> Path:
     """Return a local folder for ``name_or_path`` (a folder, or a hub id downloaded with huggingface_hub).
 
-    Only configuration, tokenizer and safetensors files are downloaded (plus ``*.bin`` when
-    ``allow_pickle``); ``*.py`` files are never fetched.
+    An existing folder is returned as is (``~`` expanded), without looking inside it: loading checks
+    its files. Anything else is taken as a hub repository id and fetched with
+    ``huggingface_hub.snapshot_download`` into the hub cache; only configuration, tokenizer,
+    safetensors and model-card files are downloaded (``*.json``, ``*.safetensors``, ``*.txt``,
+    ``*.model``, ``tokenizer*``, ``*.md``; plus ``*.bin`` when ``allow_pickle``); ``*.py`` files are
+    never fetched, so no code from a checkpoint can run.
+
+    Args:
+        name_or_path (str | PathLike): a local checkpoint folder or a hub id (``"owner/name"``).
+        allow_pickle (bool): also download ``*.bin`` (pickle) weights. Defaults to False.
+        **hub_kwargs: passed to ``snapshot_download`` (``revision``, ``cache_dir``, ``token``,
+            ``local_files_only``).
+
+    Returns:
+        Path: the local folder (the cache snapshot for a hub id).
 
     Raises:
-        FileNotFoundError: neither a folder nor a reachable hub repository.
+        CheckpointError: ``name_or_path`` is an existing file, not a folder.
+        FileNotFoundError: neither a folder nor a hub repository that can be fetched (offline,
+            unknown id, no access); the message gives the hub error.
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():

@@ -192,16 +192,36 @@ class WindowEncoder:
     ) -> list[Window]:
         """Pack one context's tokens into windows (whole sentences when they fit).
 
+        Each window is ``[query tokens + special/separator tokens] + context tokens`` and holds at most
+        :attr:`max_length` **tokens**; the context part holds at most :meth:`capacity` ``(template)``
+        tokens. Sentences are packed greedily in order: a sentence that does not fit in what is left of
+        the current window starts the next one; a sentence longer than the capacity is cut into
+        fragments at word starts (English) or BudouX phrase boundaries (Japanese), located through
+        the tokenizer's offset mapping (:func:`~text_pruner_rag.chunking.cut_points`). Every context
+        token appears in exactly one window; windows do not overlap.
+
         Args:
-            template, context_index, context, sentences, encoded, language: as produced by
-                :meth:`template`, :meth:`encode_contexts` and the sentence splitter.
+            template (QueryTemplate): the query's tokens, from :meth:`template`.
+            context_index (int): copied into every :attr:`Window.context_index` (which context of the
+                call the window belongs to).
+            context (str): the context text (characters).
+            sentences (Sequence[Sentence]): its sentences, with character spans into ``context``.
+            encoded (EncodedContext): the context's tokens and their sentence ids, from
+                :meth:`encode_contexts` on the same ``context`` and ``sentences``.
+            language (str): ``"en"`` or ``"ja"``: picks the cut rule for over-long sentences. Defaults to ``"en"``.
             sentence_labels (Sequence[int], optional): one label per sentence (training: 1 relevant,
                 0 irrelevant, :data:`IGNORE_INDEX` unknown, or any other integer code the caller maps
                 later). When given, every window also carries token ``labels`` (see :class:`Window`).
                 The windows themselves are identical with or without labels.
 
+        Returns:
+            list[Window]: in context order, each with ``len(input_ids) <= max_length`` and aligned
+            ``token_type_ids`` (or None), ``sentence_ids`` (-1 outside the context) and ``labels``;
+            ``[]`` when the context has no token.
+
         Raises:
-            ValueError: no room for context tokens, or ``len(sentence_labels) != len(sentences)``.
+            ValueError: ``max_length`` leaves no room for context tokens after the query, or
+                ``len(sentence_labels) != len(sentences)``.
         """
         if sentence_labels is not None and len(sentence_labels) != len(sentences):
             raise ValueError(f"{len(sentence_labels)} sentence labels for {len(sentences)} sentences")
