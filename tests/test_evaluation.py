@@ -266,41 +266,80 @@ def test_embedding_selector(minilm_selector):
 # Harness
 
 
-def test_evaluate_with_fake_pruner(minilm_selector):
+def _row(report, method, threshold):
+    rows = [r for r in report["results"] if r["method"] == method and r["threshold"] == threshold]
+    assert len(rows) == 1, (method, threshold, rows)
+    return rows[0]
+
+
+def test_evaluate_hand_computed_values(minilm_selector):
     pruner = FakePruner()
-    report = evaluate(
-        pruner,
-        _records(),
-        sweep_thresholds=[0.01, 0.5],
-        baselines=["keep_all", "random", "bm25", minilm_selector],
-        batch_size=4,
-    )
-    for key in ("n_records", "n_passages", "n_sentences", "threshold", "target_compression", "methods", "ranking",
-                "sweep", "best_threshold", "pruner_seconds"):  # fmt: skip
-        assert key in report
-    assert report["n_passages"] == 4 and report["n_sentences"] == 9 and report["threshold"] == 0.1
-    assert pruner.calls[0] == {"threshold": None, "batch_size": 4}
-    expected = {"pruner", "pruner_best_threshold", "keep_all", "random", "random_per_passage", "bm25",
-                "bm25_per_passage", "embedding", "embedding_per_passage"}  # fmt: skip
-    assert set(report["methods"]) == expected
-    row_keys = {"precision", "recall", "f_beta", "f2", "mean_compression", "global_compression",
-                "answer_retention", "negatives_emptied", "selection"}  # fmt: skip
-    for row in report["methods"].values():
-        assert row_keys <= set(row)
-    pruner_row = report["methods"]["pruner"]
-    # the fake pruner keeps "The Eiffel Tower stands in Paris." (gold) and both sentences of the
-    # London/engineer negative; it misses the Japanese gold sentence (no shared \w+ word)
-    assert (pruner_row["tp"], pruner_row["fp"], pruner_row["fn"], pruner_row["tn"]) == (1, 2, 1, 5)
-    assert report["methods"]["keep_all"]["recall"] == 1.0
-    assert report["methods"]["keep_all"]["answer_retention"] == 1.0
-    assert report["methods"]["keep_all"]["global_compression"] == 0.0
-    assert pruner_row["negatives_emptied"] == 0.5  # bananas emptied; Eiffel-engineer passage not
-    assert set(report["ranking"]) == {"pruner", "random", "bm25", "embedding"}
-    assert report["ranking"]["pruner"]["n_queries"] == 1
-    assert report["best_threshold"]["threshold"] in (0.01, 0.5)
-    markdown = format_markdown({"toy": report})
-    assert "| pruner | threshold |" in markdown and "Threshold sweep" in markdown
+    records = _records()
+    report = evaluate(pruner, records, thresholds=[0.1, 0.95], baselines=["keep_all", "random", "bm25", minilm_selector],
+                      batch_size=4)  # fmt: skip
+    assert len(pruner.calls) == 2 and pruner.calls[0] == {"threshold": None, "batch_size": 4}  # one call per query
+    assert report["thresholds"] == [0.1, 0.95] and report["default_threshold"] == 0.1
+    assert (report["n_queries"], report["n_passages"], report["n_sentences"]) == (2, 4, 9)
+    assert (report["n_answerable_passages"], report["n_unanswerable_passages"]) == (2, 2)
+    assert {r["method"] for r in report["results"]} == {"pruner", "keep_all", "random", "bm25", "embedding"}
+    assert len(report["results"]) == 2 * 4 + 1  # keep_all once
+    for row in report["results"]:
+        assert {"method", "threshold", "precision", "recall", "f1", "f2", "f2.5", "compression"} <= set(row)
+
+    # t = 0.1: the fake keeps "The Eiffel Tower stands in Paris." (gold) and both sentences of the
+    # London/engineer negative; it misses the Japanese gold sentence (no shared \w+ word).
+    row = _row(report, "pruner", 0.1)
+    assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (1, 2, 1, 5)
+    assert row["precision"] == pytest.approx(1 / 3) and row["recall"] == pytest.approx(1 / 2)
+    assert row["f1"] == pytest.approx(0.4) and row["f2"] == pytest.approx(5 / 11)
+    assert row["f2.5"] == pytest.approx(f_beta(1 / 3, 1 / 2, 2.5))
+    texts = ["".join(_sentences(p)) for r in records for p in r["passages"]]
+    kept = len(_sentences(records[0]["passages"][0])[0]) + len(texts[2])
+    assert row["compression"] == pytest.approx(1 - kept / sum(map(len, texts)))
+    assert row["compression_unanswerable"] == pytest.approx(1 - len(texts[2]) / (len(texts[1]) + len(texts[2])))
+    assert row["emptied_negative_rate"] == 0.5  # bananas emptied, Eiffel-engineer passage not
+    assert row["answer_retention"] == 0.5  # Paris kept, 3776メートル lost
+    # ranking: P1 and P3 both score 0.9, ties are pessimistic -> the gold passage is 2nd
+    assert row["mrr"] == pytest.approx(0.5) and row["ndcg@10"] == pytest.approx(1 / math.log2(3))
+    assert report["ranking"]["pruner"]["n_ranked_queries"] == 1
+
+    keep_all = _row(report, "keep_all", None)
+    assert keep_all["recall"] == 1.0 and keep_all["compression"] == 0.0 and keep_all["precision"] == pytest.approx(2 / 9)
+    assert keep_all["answer_retention"] == 1.0 and keep_all["emptied_negative_rate"] == 0.0
+    nothing = _row(report, "pruner", 0.95)
+    assert nothing["recall"] == 0.0 and nothing["compression"] == 1.0 and nothing["emptied_negative_rate"] == 1.0
+    longest = max(len(s) for r in records for p in r["passages"] for s in _sentences(p))
+    for method in ("random", "bm25", "embedding"):
+        for threshold in (0.1, 0.95):
+            baseline, target = _row(report, method, threshold), _row(report, "pruner", threshold)["compression"]
+            assert baseline["target_compression"] == target
+            assert abs(baseline["compression"] - target) <= 0.5 * longest / sum(map(len, texts)) + 1e-12
     json.dumps(report)  # JSON-serialisable
+    markdown = format_markdown(report)
+    assert "## At the default threshold (0.100)" in markdown and "| **pruner** | 0.100 |" in markdown
+
+
+def _sentences(passage):
+    return [passage["text"][s:e] for s, e in passage["spans"]]
+
+
+def test_evaluate_fraction_above_threshold_runs_once_per_threshold():
+    class NaverLike(FakePruner):
+        class model:  # noqa: N801 - mimics pruner.model.config
+            config = type("C", (), {"sentence_rounding": "fraction_above_threshold"})()
+
+    pruner = NaverLike()
+    report = evaluate(pruner, _records(), thresholds=[0.5, 0.95], baselines=[])
+    # one pass for probabilities and scores, then one pass per threshold (0.1 default, 0.5, 0.95)
+    assert len(pruner.calls) == 2 + 3 * 2
+    assert sorted(c["threshold"] for c in pruner.calls[2:]) == [0.1, 0.1, 0.5, 0.5, 0.95, 0.95]
+    assert _row(report, "pruner", 0.95)["recall"] == 0.0
+
+
+def test_evaluate_prints_an_estimate(capsys):
+    evaluate(FakePruner(), _records(), thresholds=[0.5], baselines=["keep_all"], show_progress_bar=True)
+    err = capsys.readouterr().err
+    assert "Estimated run time: ~" in err and "from the first 2 queries" in err
 
 
 def test_evaluate_aligns_merged_sentences_by_offsets():
@@ -317,22 +356,28 @@ def test_evaluate_aligns_merged_sentences_by_offsets():
                 results.append(PruningResult(full[:head], 0.5, 1 - head / len(full), scored, full))
             return results
 
-    report = evaluate(MergingPruner(), _records(), baselines=[])
-    row = report["methods"]["pruner"]
+    report = evaluate(MergingPruner(), _records(), thresholds=[0.5], baselines=[])
+    row = _row(report, "pruner", 0.5)
     # first sentence of each of the 4 passages kept: 2 gold (tp), 2 negatives (fp), 5 dropped (tn)
     assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (2, 2, 0, 5)
     assert report["ranking"]["pruner"]["mrr"] == pytest.approx(1 / 3)  # constant scores, ties pessimistic
 
 
-def test_evaluate_rejects_bad_records():
+def test_evaluate_rejects_bad_input():
     bad = _records()[:1]
     bad[0]["passages"][0]["relevance"] = [1]
     with pytest.raises(ValueError, match="one relevance label per span"):
         evaluate(FakePruner(), bad, baselines=[])
+    with pytest.raises(ValueError, match=r"Thresholds must be in \[0, 1\], but got \[1.5\]"):
+        evaluate(FakePruner(), _records(), thresholds=[1.5], baselines=[])
+    with pytest.raises(ValueError, match="Baseline names must be unique"):
+        evaluate(FakePruner(), _records(), baselines=["random", RandomSelector(seed=1)])
+    with pytest.raises(ValueError, match="at least one record"):
+        evaluate(FakePruner(), [], baselines=[])
 
 
 # --------------------------------------------------------------------------------------------------
-# Benchmark scripts (thin CLIs) with the fake pruner
+# Benchmark scripts (thin CLIs)
 
 
 def _load_script(name):
@@ -340,18 +385,6 @@ def _load_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def test_quality_script_writes_reports(tmp_path):
-    quality = _load_script("quality")
-    args = quality.parse_args(
-        ["--sets", "toy", "--baselines", "keep_all,random,bm25", "--thresholds", "0.05,0.5",
-         "--out", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")]  # fmt: skip
-    )
-    report = quality.run(args, pruner=FakePruner(), dev_sets={"toy": _records()})
-    assert set(report["sets"]) == {"toy"}
-    assert json.loads((tmp_path / "r.json").read_text())["sets"]["toy"]["n_passages"] == 4
-    assert "### toy" in (tmp_path / "r.md").read_text()
 
 
 def test_speed_script_reports_ratio(tiny_pruner):

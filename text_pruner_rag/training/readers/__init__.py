@@ -17,6 +17,7 @@ _EXPORTS = {
     "normalize_question": ".nq_open",
     "read_nq_open_oracle": ".nq_open",
     "read_openprovence": ".openprovence",
+    "read_openprovence_eval": ".openprovence",
     "read_qed": ".qed",
     "read_squad": ".squad",
     "read_squad2": ".squad",

@@ -1,10 +1,11 @@
-"""OpenProvence context-relevance rows (parquet, JSONL, JSON, or a hub dataset through ``datasets``)."""
+"""OpenProvence formats: context-relevance rows (parquet, JSONL, JSON, or a hub dataset through ``datasets``)
+and the sentence-labelled ``{query, contexts, labels}`` eval rows."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ...records import (
     DataFormatError,
@@ -17,9 +18,9 @@ from ...records import (
     iter_jsonl,
     load_json,
 )
-from .common import positives_first, resolve_language
+from .common import join_sentences, json_list_items, positives_first, resolve_language
 
-__all__ = ["read_openprovence"]
+__all__ = ["read_openprovence", "read_openprovence_eval"]
 
 
 def _iter_table_rows(path_or_name: str | os.PathLike, split: str, subset: str | None) -> Iterator[tuple[str, Any]]:
@@ -165,3 +166,87 @@ def read_openprovence(
 
     items = _iter_table_rows(path_or_name, split, subset)
     return convert_items(items, convert, limit=limit, on_error=on_error, stats=stats, what=source)
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenProvence's sentence-labelled eval rows {query, contexts, labels}
+
+_JSON_SUFFIXES = (".json", ".jsonl", ".jsonl.gz", ".jsonlines")
+
+
+def _glued(left: str, right: str, language: str) -> bool:
+    """Whether two English sentences would touch without a space ("day.The") when concatenated."""
+    return language != "ja" and bool(left) and bool(right) and not left[-1].isspace() and not right[0].isspace()
+
+
+def _flags(labels: Any, n_sentences: int) -> list[int]:
+    if not isinstance(labels, list) or len(labels) != n_sentences:
+        raise ValueError(f"expected one label per sentence, got {n_sentences} sentences and labels {labels!r:.80}")
+    if any(isinstance(v, bool) or v not in (0, 1) for v in labels):
+        raise ValueError(f"labels must be 0 or 1, got {labels!r:.80}")
+    return [int(v) for v in labels]
+
+
+def read_openprovence_eval(
+    path: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    language: str = "auto",
+    source: str = "openprovence_eval",
+    limit: int | None = None,
+    on_error: str = "raise",
+    stats: ReadStats | None = None,
+) -> Iterator[Record]:
+    """Read OpenProvence's sentence-labelled eval format: ``{"query", "contexts": [sentence, ...], "labels": [0/1, ...]}``.
+
+    One row = one query with **one** passage whose sentences are ``contexts`` (e.g. the
+    ``pruning_data_easy_*.json`` files of OpenProvence's pruning config). The passage text is the
+    sentences concatenated; in English, one space is appended to a sentence that would otherwise
+    touch the next one ("day." + "The" -> "day. The"), so sentence boundaries stay readable (Japanese
+    sentences are joined as they are). Leading whitespace of a sentence moves to the end of the
+    previous one (trailing-whitespace convention); whitespace-only sentences are dropped with their
+    label. The passage is a positive (``label`` 1) iff a sentence is labelled 1, so a row whose labels
+    are all 0 is a passage with nothing to keep. Other keys (``reasoning``) are ignored; ``id`` is used
+    when present, else the row's location (``"file:[index]"`` or ``"file:line"``).
+
+    License/attribution: that of the file read (OpenProvence's sample files: Apache-2.0 repository,
+    LLM-written texts).
+
+    Args:
+        path: JSON-list or JSONL file(s), glob(s), or a directory (its ``.json``/``.jsonl``/``.jsonl.gz``/
+            ``.jsonlines`` files, sorted; other files such as a README are ignored).
+        language: ``"en"``, ``"ja"`` or ``"auto"`` (detected from the query and sentences).
+        source, limit, on_error, stats: see :func:`~text_pruner_rag.training.readers.squad.read_squad`.
+
+    Raises:
+        DataFormatError: a malformed row (``contexts`` and ``labels`` of different lengths, a label
+            other than 0/1, no sentence with text), with ``on_error="raise"``.
+    """
+
+    def convert(row: dict[str, Any], location: str) -> Record:
+        contexts = row["contexts"]
+        if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
+            raise ValueError("contexts must be a list of sentence strings")
+        flags = _flags(row["labels"], len(contexts))
+        lang = resolve_language(language, row["query"] + "\n" + "".join(contexts))
+        pieces = [c + " " if i + 1 < len(contexts) and _glued(c, contexts[i + 1], lang) else c
+                  for i, c in enumerate(contexts)]  # fmt: skip
+        text, spans, mapping = join_sentences(pieces)
+        if not text.strip():
+            raise ValueError("no sentence with text in contexts")
+        relevance = [0] * len(spans)
+        for piece_index, span_index in enumerate(mapping):
+            if span_index is not None and flags[piece_index]:
+                relevance[span_index] = 1
+        return Record(
+            id=str(row.get("id") or location),
+            query=row["query"],
+            language=lang,
+            source=source,
+            answers=[],
+            passages=[Passage(text=text, spans=spans, relevance=relevance, label=int(any(relevance)))],
+        )
+
+    is_dir = isinstance(path, (str, os.PathLike)) and Path(os.fspath(path)).is_dir()
+    files = [p for p in expand_paths(path) if p.name.endswith(_JSON_SUFFIXES)] if is_dir else path
+    items = ((loc, row if isinstance(row, Exception) else (row, loc)) for loc, row in json_list_items(files))
+    return convert_items(items, lambda item: convert(*item), limit=limit, on_error=on_error, stats=stats, what=source)

@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 from ...records import Record, read_jsonl
 from .multihop import read_hotpotqa, read_musique
 from .nq_open import read_nq_open_oracle
-from .openprovence import read_openprovence
+from .openprovence import read_openprovence, read_openprovence_eval
 from .qed import read_qed
 from .cast import read_cast_answerability
 from .eraser import read_fever_eraser, read_multirc_eraser
@@ -77,6 +77,12 @@ register_reader(
     read_openprovence,
     "OpenProvence context-relevance datasets (hotchpotch/*-context-relevance): license of the"
     " underlying corpus applies (see each dataset card); relevance flags from an LLM, teacher scores from a reranker.",
+)
+register_reader(
+    "openprovence_eval",
+    read_openprovence_eval,
+    "Sentence-labelled {query, contexts, labels} rows (OpenProvence's eval/sample format): license of the file"
+    " read (OpenProvence's sample files: Apache-2.0 repository, LLM-written texts).",
 )
 register_reader(
     "squad",

@@ -1,0 +1,240 @@
+"""`text-pruner-rag eval` end to end: every reader format, on a tiny random model and tiny data in tmp dirs."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from text_pruner_rag import cli
+from text_pruner_rag.evaluation import datasets as D
+from text_pruner_rag.evaluation import detect_format, load_eval_data
+
+ROOT = Path(__file__).resolve().parents[1]
+ROW_KEYS = {"method", "threshold", "precision", "recall", "f1", "f2", "f2.5", "compression", "mean_compression",
+            "compression_answerable", "compression_unanswerable", "emptied_negative_rate", "answer_retention"}  # fmt: skip
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _shared_raw() -> Path | None:
+    for candidate in (os.environ.get("TEXT_PRUNER_RAG_DATA"), ROOT.parent / "shared/data/raw",
+                      ROOT.parent.parent / "shared/data/raw"):  # fmt: skip
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Tiny data, one writer per format
+
+
+def _write_openprovence_eval(folder: Path) -> Path:
+    rows = [
+        {"query": "Where is the Eiffel Tower?", "reasoning": "ignored",
+         "contexts": ["The Eiffel Tower is in Paris.", "It opened in 1889.", "Cats like fish."], "labels": [1, 0, 0]},
+        {"query": "Who wrote Hamlet?", "contexts": ["Bananas are yellow.", "Rivers flow to the sea."], "labels": [0, 0]},
+        {"query": "What is the capital of Japan?",
+         "contexts": ["Tokyo is the capital of Japan.", "It is large.", "Mount Fuji is tall."], "labels": [1, 1, 0]},
+    ]  # fmt: skip
+    path = folder / "eval.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+def _write_openprovence(folder: Path) -> Path:
+    texts = ["The Eiffel Tower is in Paris. It opened in 1889.", "Cats like fish. Dogs like bones."]
+    row = {"id": "r1", "query": "Where is the Eiffel Tower?", "texts": texts,
+           "context_spans": [[[0, 30], [30, 48]], [[0, 16], [16, 32]]],
+           "context_spans_relevance": [[1, 0], [0, 0]], "labels": [1, 0]}  # fmt: skip
+    path = folder / "rows.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return path
+
+
+def _write_squad(folder: Path) -> Path:
+    paragraphs = [
+        {"context": "The Eiffel Tower is in Paris. It opened in 1889.",
+         "qas": [{"id": "q1", "question": "When did the Eiffel Tower open?", "answers": [{"text": "1889", "answer_start": 43}]}]},
+        {"context": "Paris is the capital of France. It is on the Seine.",
+         "qas": [{"id": "q2", "question": "Which river is Paris on?", "answers": [{"text": "the Seine", "answer_start": 41}]}]},
+    ]  # fmt: skip
+    path = folder / "squad.json"
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "Paris", "paragraphs": paragraphs}]}), encoding="utf-8")
+    return path
+
+
+def _write_jsonl(folder: Path) -> Path:
+    from text_pruner_rag.records import write_records
+    from text_pruner_rag.training.readers import read_openprovence_eval
+
+    path = folder / "unified.jsonl"
+    write_records(read_openprovence_eval(_write_openprovence_eval(folder)), path)
+    return path
+
+
+def _copy_shared(folder: Path, relative: str, n: int) -> Path:
+    raw = _shared_raw()
+    if raw is None or not (raw / relative).exists():
+        pytest.skip(f"shared raw data {relative} not found")
+    source = raw / relative
+    name = source.name
+    if name.endswith((".jsonl.gz", ".jsonlines", ".jsonl")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(source, "rt", encoding="utf-8") as handle:
+            lines = [next(handle) for _ in range(n)]
+        path = folder / name.replace(".gz", "")
+        path.write_text("".join(lines), encoding="utf-8")
+    else:
+        path = folder / name
+        path.write_text(json.dumps(json.loads(source.read_text(encoding="utf-8"))[:n]), encoding="utf-8")
+    return path
+
+
+WRITERS = {
+    "openprovence_eval": _write_openprovence_eval,
+    "openprovence": _write_openprovence,
+    "squad": _write_squad,
+    "jsonl": _write_jsonl,
+    "qed": lambda folder: _copy_shared(folder, "qed_nq/qed-dev.jsonlines", 4),
+    "nq_open_oracle": lambda folder: _copy_shared(folder, "nq_open_oracle_lost_in_the_middle/nq-open-oracle.jsonl.gz", 3),
+    "hotpotqa": lambda folder: _copy_shared(folder, "hotpotqa_train_subset_hipporag/hotpotqa_train.json", 2),
+    "musique": lambda folder: _copy_shared(folder, "musique_train_subset_hipporag/musique_train.json", 2),
+}
+
+
+def test_every_reader_format_has_a_writer_here():
+    from text_pruner_rag.training.readers import READERS
+
+    # a reader added later (issue #8's) is covered once it gets a writer in WRITERS
+    assert {"openprovence", "openprovence_eval", "squad", "qed", "nq_open_oracle", "hotpotqa", "musique",
+            "jsonl"} <= set(READERS) and set(WRITERS) <= set(READERS)  # fmt: skip
+
+
+def _run(*argv: str) -> int:
+    return cli.main(["eval", *argv])
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def _check_report(report: dict, fmt: str) -> None:
+    assert {"model", "data", "n_queries", "results", "default_threshold", "thresholds", "timing"} <= set(report)
+    assert report["data"][0]["format"] == fmt and report["n_queries"] >= 1
+    methods = {row["method"] for row in report["results"]}
+    assert methods == {"pruner", "keep_all", "random", "bm25"}
+    for row in report["results"]:
+        assert ROW_KEYS <= set(row)
+        assert 0.0 <= row["compression"] <= 1.0 and 0.0 <= row["recall"] <= 1.0
+    keep_all = [row for row in report["results"] if row["method"] == "keep_all"]
+    assert len(keep_all) == 1 and keep_all[0]["threshold"] is None
+    assert keep_all[0]["recall"] == 1.0 and keep_all[0]["compression"] == 0.0
+    pruner = {row["threshold"]: row for row in report["results"] if row["method"] == "pruner"}
+    assert sorted(pruner) == [0.0, 0.5, 1.0]  # the tiny model's default 0.5 is added to the sweep
+    assert pruner[0.0]["compression"] == 0.0 and pruner[0.0]["recall"] == 1.0  # every probability > 0
+    assert pruner[1.0]["compression"] == 1.0 and pruner[1.0]["recall"] == 0.0  # none > 1
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_eval_each_format(fmt, tmp_path, tiny_model_dir, capsys):
+    data = WRITERS[fmt](tmp_path)
+    assert detect_format(data) == fmt
+    out = tmp_path / "out"
+    code = _run("--data", str(data), "--model", str(tiny_model_dir), "--baselines", "keep_all,random,bm25",
+                "--thresholds", "0", "1", "--out", str(out), "--quiet")  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    report = _report(out)
+    _check_report(report, fmt)
+    assert report["command"].startswith("text-pruner-rag eval --data ")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "## At the default threshold (0.500)" in markdown and report["command"] in markdown
+    for name in ("recall_vs_compression.png", "f2_vs_compression.png"):
+        assert (out / name).read_bytes()[:8] == PNG
+    assert "At the default threshold" in capsys.readouterr().out
+
+
+def test_eval_explicit_format_pools_several_files_and_limits_each(tmp_path, tiny_model_dir):
+    first = _write_openprovence_eval(tmp_path)
+    second = tmp_path / "more.json"
+    second.write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    assert _run("--data", str(first), "--data", str(second), "--format", "openprovence_eval", "--limit", "2",
+                "--model", str(tiny_model_dir), "--baselines", "none", "--out", str(out), "--quiet") == 0  # fmt: skip
+    report = _report(out)
+    assert report["n_queries"] == 4 and [d["n_records"] for d in report["data"]] == [2, 2]
+    assert {row["method"] for row in report["results"]} == {"pruner"}
+
+
+def test_eval_with_embedding_baseline_and_progress(tmp_path, tiny_model_dir, capsys):
+    data = _write_openprovence_eval(tmp_path)
+    out = tmp_path / "out"
+    assert _run("--data", str(data), "--model", str(tiny_model_dir), "--thresholds", "0.3,0.6", "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "Estimated run time: ~" in err and "Queries" in err  # estimate and tqdm bar on stderr
+    report = _report(out)
+    rows = [row for row in report["results"] if row["method"] == "embedding"]
+    assert [row["threshold"] for row in rows] == [0.3, 0.5, 0.6]
+    assert report["n_unanswerable_passages"] == 1  # the Hamlet row has no relevant sentence
+    pruner = {row["threshold"]: row for row in report["results"] if row["method"] == "pruner"}
+    for row in rows:
+        assert row["target_compression"] == pruner[row["threshold"]]["compression"]
+
+
+def test_dev_set_names_folders_and_suites(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    raw = tmp_path / "raw"
+    (raw / "xquad_en").mkdir(parents=True)
+    _write_squad(raw / "xquad_en").rename(raw / "xquad_en" / "xquad.en.json")
+    (raw / "xquad_en" / "SOURCE.txt").write_text("not data", encoding="utf-8")
+    records, described = load_eval_data(["xquad_en"], data_dir=raw)
+    assert len(records) == 2 and described[0]["name"] == "xquad_en" and described[0]["format"] == "squad"
+    assert len(records[0].passages) == 2  # every paragraph of the article (max_negatives=None)
+    by_folder, _ = load_eval_data([str(raw / "xquad_en")])  # a shared raw data folder, format auto
+    assert [r.id for r in by_folder] == [r.id for r in records]
+
+    monkeypatch.setitem(D.DEV_SETS, "future_set", D.DevSet("future_set", "no_such_reader", ("x",)))
+    monkeypatch.setitem(D.SUITES, "dev", ("future_set", "xquad_en"))
+    out = tmp_path / "suite"
+    assert _run("--suite", "dev", "--data-dir", str(raw), "--model", str(tiny_model_dir), "--baselines", "keep_all",
+                "--out", str(out), "--quiet") == 0  # fmt: skip
+    assert "skipping future_set: dev set 'future_set' needs the 'no_such_reader' reader" in capsys.readouterr().err
+    assert _report(out / "xquad_en")["n_queries"] == 2
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## xquad_en" in summary and "Not run:" in summary and "future_set" in summary
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["sets"]["xquad_en"]["n_queries"] == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--out", "X"], "give --data PATH (repeatable) or --suite NAME"),
+        (["--data", "nowhere.json", "--out", "X"], "no such file or folder, and not a dev set name"),
+        (["--data", "DATA", "--baselines", "bm25,oracle", "--out", "X"], "--baselines: unknown ['oracle']"),
+        (["--data", "DATA", "--format", "csv_thing", "--out", "X"], "unknown format 'csv_thing'"),
+        (["--data", "ODD", "--out", "X"], "cannot tell the format of"),
+        (["--data", "DATA", "--thresholds", "1.5", "--out", "X"], "--thresholds must be in [0, 1], got [1.5]"),
+        (["--data", "DATA", "--limit", "0", "--out", "X"], "must be >= 1, got 0"),
+    ],
+)
+def test_eval_usage_errors(argv, message, tmp_path, tiny_model_dir, capsys):
+    data, odd = _write_openprovence_eval(tmp_path), tmp_path / "odd.json"
+    odd.write_text(json.dumps([{"question": "q", "text": "t"}]), encoding="utf-8")
+    argv = [{"DATA": str(data), "ODD": str(odd), "X": str(tmp_path / "out")}.get(a, a) for a in argv]
+    assert _run(*argv, "--model", str(tiny_model_dir)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_quality_script_is_a_thin_caller(tmp_path, tiny_model_dir, monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    assert quality.eval_arguments(["--out", "X"]) == ["eval", "--suite", "dev", "--out", "X"]
+    assert quality.eval_arguments(["--data", "d", "--out", "X"]) == ["eval", "--data", "d", "--out", "X"]
+    out = tmp_path / "out"
+    data = _write_openprovence_eval(tmp_path)
+    assert quality.main(["--data", str(data), "--model", str(tiny_model_dir), "--baselines", "keep_all",
+                         "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    assert _report(out)["n_queries"] == 3

@@ -1,0 +1,273 @@
+"""Evaluation data: files in any format the training readers know, and the named dev sets.
+
+``text-pruner-rag eval --data SPEC`` accepts, for each ``SPEC``:
+
+* a **named dev set** from :data:`DEV_SETS` (``qed_dev``, ``xquad_en``, ``cast_dev``, ...), read from
+  the shared raw data folder (``--data-dir``; else ``$TEXT_PRUNER_RAG_DATA``; else the first of
+  ``shared/data/raw``, ``../shared/data/raw``, ``../../shared/data/raw`` that exists);
+* a **folder of the shared raw data** (e.g. ``../shared/data/raw/xquad_en``): with ``--format auto`` it
+  is read as the dev set of that folder (:data:`DEV_FOLDERS`);
+* any **file, folder or glob** in a format of the training readers
+  (:data:`text_pruner_rag.training.readers.READERS`: ``openprovence``, ``openprovence_eval`` (the
+  ``{query, contexts, labels}`` rows), ``squad``, ``qed``, ``nq_open_oracle``, ``hotpotqa``, ``musique``,
+  ``jsonl`` (unified records) and those added later). ``--format auto`` detects the format from the
+  first item (:func:`detect_format`).
+
+:data:`SUITES` names groups of dev sets evaluated one after the other (``--suite dev``: the dev suite
+of issue #8). A dev set whose reader is not registered yet fails with a message naming the reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+__all__ = [
+    "DEV_FOLDERS",
+    "DEV_SETS",
+    "DevSet",
+    "SUITES",
+    "default_data_dir",
+    "detect_format",
+    "load_eval_data",
+]
+
+_DATA_SUFFIXES = (".json", ".jsonl", ".jsonl.gz", ".jsonlines", ".jsonlines.gz", ".parquet", ".tsv", ".csv")
+
+
+@dataclass(frozen=True)
+class DevSet:
+    """A named evaluation set inside the shared raw data folder.
+
+    Attributes:
+        name (str): the name given to ``--data``.
+        format (str): the reader (a key of ``training.readers.READERS``).
+        paths (tuple[str, ...]): files or folders relative to the raw data folder.
+        options (dict): keyword arguments for the reader.
+        language (str | None): language for readers that take one.
+        description (str): what the set is, for reports.
+    """
+
+    name: str
+    format: str
+    paths: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+    language: Optional[str] = None
+    description: str = ""
+
+
+DEV_SETS: dict[str, DevSet] = {
+    s.name: s
+    for s in (
+        DevSet("qed_dev", "qed", ("qed_nq/qed-dev.jsonlines",), {"multi_sentence": "skip"}, None,
+               "QED dev, examples whose explanation is one human-selected sentence (1,021 questions, one "
+               "passage each)"),
+        DevSet("xquad_en", "squad", ("xquad_en/xquad.en.json",), {"max_negatives": None}, "en",
+               "XQuAD English (1,190 SQuAD v1.1 dev questions); passages = every paragraph of the article, "
+               "the answer paragraph first"),
+        DevSet("jaquad_dev", "squad", ("jaquad/dev",), {"max_negatives": 5}, "ja",
+               "JaQuAD dev (3,939 questions); the answer paragraph + up to 5 other paragraphs of the article"),
+        DevSet("cast_dev", "cast_answerability", ("cast_answerability",), {"partitions": ["validation", "test"]},
+               None, "TREC CAsT answerability, validation + test partitions (multi-sentence human labels, "
+               "unanswerable passages)"),
+        DevSet("wikiqa_dev", "wikiqa", ("wikiqa/WikiQA-dev.tsv", "wikiqa/WikiQA-test.tsv"), {}, None,
+               "WikiQA dev + test (every sentence of a Wikipedia summary labelled; questions without a "
+               "correct sentence = unanswerable passages)"),
+    )
+}  # fmt: skip
+"""Named dev sets. ``cast_dev`` and ``wikiqa_dev`` need the readers of issue #8."""
+
+DEV_FOLDERS: dict[str, str] = {
+    "qed_nq": "qed_dev",
+    "xquad_en": "xquad_en",
+    "jaquad": "jaquad_dev",
+    "cast_answerability": "cast_dev",
+    "wikiqa": "wikiqa_dev",
+}
+"""Shared raw data folder name -> the dev set read from it with ``--format auto``."""
+
+SUITES: dict[str, tuple[str, ...]] = {
+    "dev": ("cast_dev", "wikiqa_dev", "qed_dev", "xquad_en"),
+    "dev-ja": ("jaquad_dev",),
+}
+"""Named groups of dev sets (``--suite NAME``)."""
+
+
+def default_data_dir() -> Optional[Path]:
+    """The shared raw data folder: ``$TEXT_PRUNER_RAG_DATA``, else the first existing of
+    ``shared/data/raw``, ``../shared/data/raw``, ``../../shared/data/raw`` (from the working directory)."""
+    if os.environ.get("TEXT_PRUNER_RAG_DATA"):
+        return Path(os.environ["TEXT_PRUNER_RAG_DATA"])
+    for candidate in ("shared/data/raw", "../shared/data/raw", "../../shared/data/raw"):
+        if Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def _readers() -> dict:
+    from text_pruner_rag.training.readers import READERS
+
+    return READERS
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(_DATA_SUFFIXES))
+
+
+def _first_item(path: Path) -> Any:
+    import gzip
+
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        if path.name.endswith((".jsonl", ".jsonl.gz", ".jsonlines", ".jsonlines.gz")):
+            line = next((line for line in handle if line.strip()), "{}")
+            return json.loads(line)
+        data = json.load(handle)
+    if isinstance(data, list):
+        return data[0] if data else {}
+    return data
+
+
+def detect_format(path) -> str:
+    """The reader format of a file or folder, from its first item.
+
+    Rules: ``.parquet`` -> ``openprovence``; a JSON document with ``data[].paragraphs`` -> ``squad``;
+    otherwise the keys of the first item (JSON list element or JSONL line): ``query`` + ``passages``
+    -> ``jsonl``; ``contexts`` + ``labels`` -> ``openprovence_eval``; ``texts`` + ``context_spans`` ->
+    ``openprovence``; ``ctxs`` -> ``nq_open_oracle``; ``supporting_facts`` -> ``hotpotqa``;
+    ``paragraphs`` + ``question`` -> ``musique``; ``question_text`` + ``paragraph_text`` -> ``qed``.
+
+    Raises:
+        FileNotFoundError: no such path, or a folder without data files.
+        ValueError: the format cannot be told (pass it explicitly).
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = _data_files(path)
+        if not files:
+            raise FileNotFoundError(f"{path} holds no data file ({', '.join(_DATA_SUFFIXES)}).")
+        path = files[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if path.name.endswith(".parquet"):
+        return "openprovence"
+    try:
+        item = _first_item(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot tell the format of {path}: not JSON/JSONL ({exc}); pass --format.") from exc
+    keys = set(item) if isinstance(item, dict) else set()
+    rules = [
+        ({"data"}, "squad"),
+        ({"query", "passages"}, "jsonl"),
+        ({"contexts", "labels"}, "openprovence_eval"),
+        ({"texts", "context_spans"}, "openprovence"),
+        ({"ctxs"}, "nq_open_oracle"),
+        ({"supporting_facts"}, "hotpotqa"),
+        ({"paragraphs", "question"}, "musique"),
+        ({"question_text", "paragraph_text"}, "qed"),
+    ]
+    for required, name in rules:
+        if required <= keys and (name != "squad" or _is_squad(item)):
+            return name
+    raise ValueError(
+        f"cannot tell the format of {path} (first item keys: {sorted(keys)[:12]}); pass --format, one of "
+        f"{sorted(_readers())}."
+    )
+
+
+def _is_squad(item: dict) -> bool:
+    articles = item.get("data")
+    return isinstance(articles, list) and bool(articles) and isinstance(articles[0], dict) and "paragraphs" in articles[0]
+
+
+def _dev_set_source(dev: DevSet, raw_dir: Optional[Path], limit: Optional[int]) -> tuple[dict, dict]:
+    if dev.format not in _readers():
+        raise ValueError(
+            f"dev set {dev.name!r} needs the {dev.format!r} reader, which this version does not have yet "
+            f"(readers: {sorted(_readers())})."
+        )
+    if raw_dir is None:
+        raise FileNotFoundError(f"dev set {dev.name!r}: no shared data folder found; pass --data-dir PATH.")
+    paths = [str(raw_dir / p) for p in dev.paths]
+    config = {"format": dev.format, "path": paths if len(paths) > 1 else paths[0], "name": dev.name,
+              "language": dev.language, "limit": limit, "options": dict(dev.options)}  # fmt: skip
+    return config, {"name": dev.name, "description": dev.description}
+
+
+def _path_source(spec: str, fmt: str, language: Optional[str], limit: Optional[int]) -> dict:
+    path = Path(spec)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in _readers():
+        raise ValueError(f"unknown format {fmt!r}; expected 'auto' or one of {sorted(_readers())}.")
+    target: Any = spec
+    if path.is_dir() and fmt != "openprovence_eval":
+        files = _data_files(path)
+        if fmt == "openprovence":
+            suffix = "".join(files[0].suffixes) if files else ".parquet"
+            target = str(path / f"*{suffix}")
+        elif files:
+            target = [str(f) for f in files]
+    return {"format": fmt, "path": target, "name": path.stem or fmt, "language": language, "limit": limit,
+            "options": {}}  # fmt: skip
+
+
+def _resolve(spec: str, fmt: str, raw_dir: Optional[Path], language: Optional[str], limit: Optional[int]):
+    """``(SourceConfig dict, description dict)`` of one ``--data`` value."""
+    path = Path(spec)
+    exists = path.exists() or any(ch in spec for ch in "*?[")
+    if not exists and spec in DEV_SETS:
+        return _dev_set_source(DEV_SETS[spec], raw_dir, limit)
+    if path.is_dir() and fmt == "auto" and path.name in DEV_FOLDERS:
+        return _dev_set_source(DEV_SETS[DEV_FOLDERS[path.name]], path.parent, limit)
+    if not exists:
+        raise FileNotFoundError(f"--data {spec}: no such file or folder, and not a dev set name "
+                                f"({', '.join(DEV_SETS)}).")  # fmt: skip
+    return _path_source(spec, fmt, language, limit), {"name": spec}
+
+
+def load_eval_data(
+    specs: Sequence[str],
+    format: str = "auto",
+    *,
+    data_dir=None,
+    language: Optional[str] = None,
+    limit: Optional[int] = None,
+    seed: int = 0,
+) -> tuple[list, list[dict]]:
+    """Read every ``--data`` value into unified records (pooled, in order).
+
+    Args:
+        specs (Sequence[str]): dev set names, shared-data folders, or files/folders/globs.
+        format (str, optional): a reader name, or ``"auto"`` (detected per spec). Defaults to ``"auto"``.
+        data_dir (str | Path, optional): the shared raw data folder for dev set names. Defaults to
+            :func:`default_data_dir`.
+        language (str, optional): ``"en"``, ``"ja"`` or ``"auto"`` for readers that take one.
+        limit (int, optional): at most this many records (queries) **per spec**, the first ones.
+        seed (int, optional): seed of readers that sample negatives. Defaults to 0.
+
+    Returns:
+        tuple[list[Record], list[dict]]: the records, and one description per spec (``name``,
+        ``path``, ``format``, ``options``, ``n_records``, ``license``, ``description``).
+
+    Raises:
+        FileNotFoundError: a spec that is neither a path nor a dev set name.
+        ValueError: an unknown format, a format that cannot be detected, a missing reader.
+        DataFormatError: malformed data.
+    """
+    from text_pruner_rag.training.preparation import SourceConfig, iter_source
+    from text_pruner_rag.training.readers import LICENSE_NOTES
+
+    raw_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    records, described = [], []
+    for spec in specs:
+        config, info = _resolve(str(spec), format, raw_dir, language, limit)
+        source = SourceConfig.model_validate(config)
+        read = list(iter_source(source, seed=seed))
+        records.extend(read)
+        described.append({**info, "path": config["path"], "format": source.format, "options": source.options,
+                          "n_records": len(read), "license": LICENSE_NOTES.get(source.format)})  # fmt: skip
+    return records, described
