@@ -120,10 +120,23 @@ class TextPruner:
         batch_size (int): windows per forward pass. Defaults to 32.
         language (str): ``"auto"`` (per context), ``"en"`` or ``"ja"`` for sentence splitting. Defaults to ``"auto"``.
 
-    Example:
+    Example (the embedded English model, default threshold 0.15; output as printed, checked by
+    ``tests/test_docs.py``):
         >>> pruner = TextPruner.from_pretrained()
-        >>> r = pruner.prune("Who wrote Hamlet?", "Hamlet is a tragedy. It was written by Shakespeare. Paris is in France.")
+        >>> r = pruner.prune("Who designed the Eiffel Tower?",
+        ...                  "The Eiffel Tower is a wrought-iron lattice tower in Paris. It was designed by "
+        ...                  "Gustave Eiffel's company and built from 1887 to 1889. Bananas are rich in "
+        ...                  "potassium. The tower is 330 metres tall.")
+        >>> [(f"{s.probability:.2f}", s.kept) for s in r.sentences]
+        [('0.56', True), ('0.52', True), ('0.07', False), ('0.13', False)]
         >>> r.pruned_text
+        "The Eiffel Tower is a wrought-iron lattice tower in Paris. It was designed by Gustave Eiffel's company and built from 1887 to 1889. "
+        >>> r = pruner.prune("Who wrote Hamlet?", "Hamlet is a tragedy. It was written by Shakespeare. Paris is in France.")
+        >>> [f"{s.probability:.2f}" for s in r.sentences]  # a short off-topic sentence can stay above 0.15
+        ['0.73', '0.71', '0.67']
+        >>> r.pruned_text == r.context
+        True
+        >>> pruner.prune("Who wrote Hamlet?", r.context, threshold=0.7).pruned_text
         'Hamlet is a tragedy. It was written by Shakespeare. '
     """
 
