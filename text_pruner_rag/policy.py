@@ -94,7 +94,7 @@ class PruningPolicy:
         keep_ratio (float | None): keep this fraction ``(0, 1]`` of the **sentences** (``ceil(keep_ratio
             * n)``, at least one), by probability, instead of thresholding. Defaults to None.
         context_token_budget (int | None): at most this many model tokens kept in each context
-            (counted in context; applied by :meth:`select`). Called ``token_budget`` before 0.2.
+            (counted in context; applied by :meth:`select`). Earlier versions called it ``token_budget``.
         token_budget (int | None): at most this many model tokens (no special tokens) over all the
             contexts of one call together; applied after :meth:`select` by :func:`fit_token_budget`.
 

@@ -334,3 +334,17 @@ def test_prune_false_with_token_budget_cuts_sentences(fake_pruner):
         ("doc-0", "He moved to New York in 1884. "), ("doc-3", "Tesla lived in New Orleans briefly. ")]
     assert budgeted(fake_pruner, 1000, prune=False) == [
         ("doc-0", TEXTS[0]), ("doc-3", TEXTS[3]), ("doc-2", TEXTS[2]), ("doc-1", TEXTS[1])]
+
+
+def test_default_model_cross_encoder_reranker_puts_the_answer_first():
+    encoder = TextPrunerCrossEncoder(device="cpu")  # the embedded default model, loaded on first use
+    retriever = ContextualCompressionRetriever(
+        base_compressor=CrossEncoderReranker(model=encoder, top_n=3), base_retriever=ListRetriever(docs=corpus_docs())
+    )
+    out = retriever.invoke(QUESTION)
+    assert len(out) == 3 and out[0].id == "d0"  # the Marie Curie passage
+    assert encoder.pruner.name_or_path == "text-pruner-minilm-l6-en"
+    budgeted_docs = TextPrunerCompressor(pruner=encoder.pruner, token_budget=25).compress_documents(
+        corpus_docs(), QUESTION)
+    assert sum(encoder.pruner.count_tokens([d.page_content for d in budgeted_docs])) <= 25
+    assert budgeted_docs and "1911" in budgeted_docs[0].page_content

@@ -182,7 +182,11 @@ class PrunerSettings(BaseModel):
         return self._pruner
 
     def _prune(self, query: str, texts: Sequence[str]) -> list["PruningResult"]:
-        """Rerank and prune all ``texts`` for ``query`` in one batched call, one result per text."""
+        """Rerank and prune all ``texts`` for ``query`` in one batched call, one result per text.
+
+        ``token_budget`` is deliberately not passed: it is spent after ``score_threshold`` and
+        ``top_n`` (in :meth:`_select`), on the documents actually returned.
+        """
         results = self.pruner.prune_many(
             query,
             list(texts),
