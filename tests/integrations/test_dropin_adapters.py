@@ -348,3 +348,27 @@ def test_default_model_cross_encoder_reranker_puts_the_answer_first():
         corpus_docs(), QUESTION)
     assert sum(encoder.pruner.count_tokens([d.page_content for d in budgeted_docs])) <= 25
     assert budgeted_docs and "1911" in budgeted_docs[0].page_content
+
+
+def test_compressor_run_appears_in_a_langchain_trace(fake_pruner):
+    from langchain_core.tracers.context import collect_runs
+
+    retriever = ContextualCompressionRetriever(
+        base_compressor=TextPrunerCompressor(pruner=fake_pruner, top_n=1), base_retriever=ListRetriever(docs=make_docs())
+    )
+    with collect_runs() as collector:
+        out = retriever.invoke(QUERY)
+    [root] = collector.traced_runs
+    assert root.run_type == "retriever"
+    compressor_runs = [run for run in root.child_runs if run.name == "TextPrunerCompressor"]
+    assert len(compressor_runs) == 1
+    run = compressor_runs[0]
+    assert run.run_type == "chain" and run.error is None and run.end_time is not None
+    assert run.inputs["query"] == QUERY and len(run.inputs["documents"]) == len(TEXTS)
+    assert [d.id for d in run.outputs["documents"]] == [d.id for d in out] == ["doc-0"]
+
+
+def test_cross_encoder_is_importable_from_the_integrations_package():
+    import text_pruner_rag.integrations as integrations
+
+    assert integrations.TextPrunerCrossEncoder is TextPrunerCrossEncoder

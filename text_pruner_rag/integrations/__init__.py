@@ -4,6 +4,8 @@
   ``BaseDocumentCompressor`` (``pip install "text-pruner-rag[langchain]"``);
 - :class:`~text_pruner_rag.integrations.llama_index.TextPrunerPostprocessor`, a LlamaIndex
   ``BaseNodePostprocessor`` (``pip install "text-pruner-rag[llama-index]"``).
+- :class:`~text_pruner_rag.integrations.langchain.TextPrunerCrossEncoder`, a LangChain
+  ``BaseCrossEncoder`` for LangChain's ``CrossEncoderReranker`` (reranking only).
 
 Both are imported lazily, so importing this package pulls in neither framework. Both take the same
 options (defined once here, in :class:`PrunerSettings`) and apply them in the same order:
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
     from text_pruner_rag import TextPruner
     from text_pruner_rag.results import PruningResult
 
-__all__ = ["TextPrunerCompressor", "TextPrunerPostprocessor", "PrunerSettings", "OnEmpty"]
+__all__ = ["TextPrunerCompressor", "TextPrunerCrossEncoder", "TextPrunerPostprocessor", "PrunerSettings", "OnEmpty"]
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +271,10 @@ def __getattr__(name: str) -> Any:
         from text_pruner_rag.integrations.langchain import TextPrunerCompressor
 
         return TextPrunerCompressor
+    if name == "TextPrunerCrossEncoder":
+        from text_pruner_rag.integrations.langchain import TextPrunerCrossEncoder
+
+        return TextPrunerCrossEncoder
     if name == "TextPrunerPostprocessor":
         from text_pruner_rag.integrations.llama_index import TextPrunerPostprocessor
 
