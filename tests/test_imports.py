@@ -12,11 +12,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers")
+OTHERS = ("langchain_core", "llama_index", "text_pruner_rag.evaluation")
 
 
-def loaded_after(statement: str) -> dict[str, bool]:
-    """Which heavy packages ``statement`` loads, in a fresh interpreter running this checkout."""
-    code = f"import sys, json\n{statement}\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
+def loaded_after(statement: str, modules: tuple[str, ...] = HEAVY) -> dict[str, bool]:
+    """Which of ``modules`` ``statement`` loads, in a fresh interpreter running this checkout."""
+    code = f"import sys, json\n{statement}\nprint(json.dumps({{m: m in sys.modules for m in {modules!r}}}))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -32,15 +33,24 @@ def loaded_after(statement: str) -> dict[str, bool]:
         "import text_pruner_rag.results",
         "from text_pruner_rag.training.readers import READERS",
         "import text_pruner_rag.training.preparation",
+        "import text_pruner_rag.policy",
+        "import text_pruner_rag.protocols",
+        "import text_pruner_rag.integrations",
     ],
 )
 def test_light_modules_load_neither_torch_nor_transformers(statement):
     assert loaded_after(statement) == {"torch": False, "transformers": False}
 
 
+@pytest.mark.parametrize("statement", ["import text_pruner_rag.policy", "import text_pruner_rag.integrations"])
+def test_core_and_adapter_index_load_no_framework_and_no_evaluation(statement):
+    assert not any(loaded_after(statement, OTHERS).values())
+
+
 def test_the_check_sees_heavy_imports():
     # The same probe reports torch when it is loaded, so the test above can fail.
     assert loaded_after("from text_pruner_rag import TextPruner") == {"torch": True, "transformers": True}
+    assert loaded_after("import text_pruner_rag.integrations.langchain", OTHERS)["langchain_core"]
 
 
 def test_index_names_resolve_lazily():

@@ -1,10 +1,13 @@
-"""A fake pruner with TextPruner's prune_many signature, and a small test corpus."""
+"""A fake pruner implementing the Pruner protocol with the real keep rule, and a small test corpus."""
 
 from __future__ import annotations
 
 import threading
 from typing import Optional, Sequence
 
+import numpy as np
+
+from text_pruner_rag.policy import PruningPolicy, fit_token_budget
 from text_pruner_rag.results import PruningResult, SentenceScore
 
 
@@ -24,12 +27,14 @@ def _words(text: str) -> set[str]:
 
 
 class FakePruner:
-    """Deterministic stand-in for TextPruner.
+    """Deterministic stand-in for TextPruner, implementing the :class:`~text_pruner_rag.protocols.Pruner` protocol.
 
-    A sentence's keep probability is the fraction of the query's words it contains; it is kept when
-    the probability is >= the threshold (default 0.5). A context's reranking score is the fraction
-    of query words found anywhere in it, unless ``scores`` maps the context to a fixed score; it is
-    None for a context without text, like the real pruner.
+    A sentence's keep probability is the fraction of the query's words it contains; which sentences
+    are kept is decided by the real :class:`~text_pruner_rag.policy.PruningPolicy` (kept iff the
+    probability is strictly above the threshold, default 0.5, plus the policy's other rules), like
+    TextPruner. A context's reranking score is the fraction of query words found anywhere in it,
+    unless ``scores`` maps the context to a fixed score; it is None for a context without text, like
+    the real pruner.
     """
 
     default_threshold = 0.5
@@ -44,36 +49,44 @@ class FakePruner:
         query: str,
         contexts: Sequence[str],
         *,
-        threshold: Optional[float] = None,
-        min_sentences: int = 0,
-        keep_first: bool = False,
+        policy: Optional[PruningPolicy] = None,
         batch_size: Optional[int] = None,
         show_progress_bar: Optional[bool] = None,
+        **options,
     ) -> list[PruningResult]:
+        policy = PruningPolicy.from_options(policy, **options).resolve(self.default_threshold)
         self.calls.append(
             dict(
                 query=query,
                 contexts=list(contexts),
-                threshold=threshold,
-                min_sentences=min_sentences,
-                keep_first=keep_first,
+                policy=policy,
+                threshold=policy.threshold,
+                min_sentences=policy.min_sentences,
+                keep_first=policy.keep_first,
                 batch_size=batch_size,
                 thread=threading.get_ident(),
             )
         )
-        threshold = self.default_threshold if threshold is None else threshold
-        return [self._prune(_words(query), context, threshold) for context in contexts]
+        results = [self._prune(_words(query), context, policy) for context in contexts]
+        if policy.token_budget is not None:
+            results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
+        return results
+
+    def predict(self, inputs, batch_size=None, show_progress_bar=None, convert_to_numpy=True, convert_to_tensor=False):
+        """Reranking scores of (query, context) pairs: the ``score`` prune_many gives (-inf for no text)."""
+        policy = PruningPolicy(threshold=self.default_threshold)
+        scores = [self._prune(_words(q), c, policy).score for q, c in inputs]
+        return np.asarray([float("-inf") if s is None else s for s in scores], dtype=np.float32)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Whitespace-separated words per text (the fake tokenizer)."""
         return [len(t.split()) for t in texts]
 
-    def _prune(self, query_words: set[str], context: str, threshold: float) -> PruningResult:
-        sentences = []
-        for start, end in split_sentences(context):
-            text = context[start:end]
-            probability = len(query_words & _words(text)) / len(query_words)
-            sentences.append(SentenceScore(text, start, end, probability, probability >= threshold))
+    def _prune(self, query_words: set[str], context: str, policy: PruningPolicy) -> PruningResult:
+        spans = split_sentences(context)
+        probabilities = [len(query_words & _words(context[s:e])) / len(query_words) for s, e in spans]
+        kept = policy.select(probabilities, token_counts=self.count_tokens([context[s:e] for s, e in spans]))
+        sentences = [SentenceScore(context[s:e], s, e, p, k) for (s, e), p, k in zip(spans, probabilities, kept)]
         pruned = "".join(s.text for s in sentences if s.kept)
         if not context.strip():
             score = None

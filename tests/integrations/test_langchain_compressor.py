@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from langchain_core.documents import BaseDocumentCompressor, Document
 from text_pruner_rag.integrations.langchain import TextPrunerCompressor
+from text_pruner_rag.policy import PruningPolicy
 
 
 def make_docs() -> list[Document]:
@@ -142,6 +143,38 @@ def test_one_batched_call_with_the_options(fake_pruner):
     call = fake_pruner.calls[0]
     assert call["query"] == QUERY and call["contexts"] == TEXTS
     assert (call["threshold"], call["min_sentences"], call["keep_first"], call["batch_size"]) == (0.9, 1, True, 4)
+
+
+def test_policy_option_reaches_the_pruner_whole(fake_pruner):
+    policy = PruningPolicy(threshold=0.2, min_sentences=1, keep_ratio=0.5, context_token_budget=8)
+    TextPrunerCompressor(pruner=fake_pruner, policy=policy).compress_documents(make_docs(), QUERY)
+    assert fake_pruner.calls[-1]["policy"] == policy
+    # an option given one by one replaces the policy's field
+    compressor = TextPrunerCompressor(pruner=fake_pruner, policy=policy, threshold=0.6, keep_first=True)
+    assert compressor.pruning_policy == PruningPolicy(threshold=0.6, min_sentences=1, keep_first=True, keep_ratio=0.5,
+                                                      context_token_budget=8)
+    compressor.compress_documents(make_docs(), QUERY)
+    assert fake_pruner.calls[-1]["policy"] == compressor.pruning_policy
+    # the adapter's token_budget is applied to the returned documents, not passed to prune_many
+    budgeted = TextPrunerCompressor(pruner=fake_pruner, policy=PruningPolicy(token_budget=5))
+    budgeted.compress_documents(make_docs(), QUERY)
+    assert fake_pruner.calls[-1]["policy"].token_budget is None and budgeted.pruning_policy.token_budget == 5
+
+
+def test_policy_options_are_checked_by_the_policy():
+    for bad in ({"keep_ratio": 0.0}, {"context_token_budget": -1}, {"min_sentences": -2}, {"threshold": "high"}):
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            TextPrunerCompressor(**bad)
+
+
+def test_the_fake_implements_the_protocol_with_the_real_strict_rule(fake_pruner, tiny_pruner):
+    from text_pruner_rag.protocols import Pruner
+
+    assert isinstance(fake_pruner, Pruner) and isinstance(tiny_pruner, Pruner)
+    # "Tesla was born in Smiljan." holds 1 of the 3 query words: probability exactly 1/3.
+    (result,) = fake_pruner.prune_many(QUERY, [TEXTS[0]], policy=PruningPolicy(threshold=1 / 3))
+    assert result.sentences[0].probability == 1 / 3 and not result.sentences[0].kept
+    assert result.sentences[1].kept  # 2/3 > 1/3
 
 
 async def test_async_matches_sync_and_runs_the_pass_in_a_worker_thread(fake_pruner):

@@ -38,7 +38,7 @@ except ImportError as exc:
         'TextPrunerCompressor needs langchain-core: pip install "text-pruner-rag[langchain]"'
     ) from exc
 
-from text_pruner_rag.integrations import PrunerSettings
+from text_pruner_rag.integrations.settings import PrunerSettings
 
 if TYPE_CHECKING:
     from text_pruner_rag import TextPruner
@@ -63,7 +63,7 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
       input already has this key (an earlier compression step), the earlier, more original value is kept.
 
     Selection runs in this order: prune, ``on_empty``, ``score_threshold``, ``top_n``, then ordering
-    (``reorder``); see :mod:`text_pruner_rag.integrations`. With ``on_empty="drop"`` (the default) and
+    (``reorder``); see :mod:`text_pruner_rag.integrations.settings`. With ``on_empty="drop"`` (the default) and
     nothing relevant retrieved, the result can be ``[]``; use ``on_empty="best_sentence"`` or
     ``min_sentences=1`` to always get something back for every document.
 
@@ -79,14 +79,19 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
 
     Args:
         model (str, optional): pruner name or path, loaded on first use. Defaults to the embedded model.
-        pruner (TextPruner, optional): an already loaded pruner instead of ``model``; it can be shared
-            by many compressors and LlamaIndex postprocessors.
-        threshold, min_sentences, keep_first, on_empty, score_threshold, top_n, token_budget, reorder,
-        keep_original, batch_size, device: see the field descriptions.
+        pruner (Pruner, optional): an already loaded pruner (a :class:`~text_pruner_rag.TextPruner` or any
+            :class:`~text_pruner_rag.protocols.Pruner`) instead of ``model``; it can be shared by many
+            compressors and LlamaIndex postprocessors.
+        policy (PruningPolicy, optional): every pruning option at once.
+        threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget: the
+            :class:`~text_pruner_rag.policy.PruningPolicy` options, replacing the policy's fields
+            when not None.
+        prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device: see the
+            field descriptions.
 
     Raises:
         ValueError: when ``pruner`` is given together with ``model`` or ``device``.
-        pydantic.ValidationError: for an unknown option or an out-of-range value.
+        pydantic.ValidationError: for an unknown option, or a value PruningPolicy (or a field bound) refuses.
     """
 
     def compress_documents(
@@ -120,7 +125,8 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         return self._to_documents(documents, texts, self._prune(query, texts))
 
     def _run_metadata(self) -> dict[str, Any]:
-        return {"top_n": self.top_n, "token_budget": self.token_budget, "threshold": self.threshold}
+        policy = self.pruning_policy
+        return {"top_n": self.top_n, "token_budget": policy.token_budget, "threshold": policy.threshold}
 
     async def acompress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Optional[Callbacks] = None

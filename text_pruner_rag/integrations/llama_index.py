@@ -24,7 +24,7 @@ except ImportError as exc:
         'TextPrunerPostprocessor needs llama-index-core: pip install "text-pruner-rag[llama-index]"'
     ) from exc
 
-from text_pruner_rag.integrations import PrunerSettings, _Kept
+from text_pruner_rag.integrations.settings import PrunerSettings, _Kept
 
 __all__ = ["TextPrunerPostprocessor"]
 
@@ -49,7 +49,7 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
     they never reach the LLM prompt or an embedding.
 
     Selection runs in this order: prune, ``on_empty``, ``score_threshold``, ``top_n``, then ordering
-    (``reorder``); see :mod:`text_pruner_rag.integrations`. Emits ``ReRankStartEvent`` and
+    (``reorder``); see :mod:`text_pruner_rag.integrations.settings`. Emits ``ReRankStartEvent`` and
     ``ReRankEndEvent`` through the instrumentation dispatcher, and a ``RERANKING`` callback event.
 
     ``to_dict()``/``to_json()`` record ``model`` (the path or hub id, also when built from
@@ -58,14 +58,19 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
 
     Args:
         model (str, optional): pruner name or path, loaded on first use. Defaults to the embedded model.
-        pruner (TextPruner, optional): an already loaded pruner instead of ``model``; it can be shared
-            by many postprocessors and LangChain compressors.
-        threshold, min_sentences, keep_first, on_empty, score_threshold, top_n, token_budget, reorder,
-        keep_original, batch_size, device: see the field descriptions.
+        pruner (Pruner, optional): an already loaded pruner (a :class:`~text_pruner_rag.TextPruner` or any
+            :class:`~text_pruner_rag.protocols.Pruner`) instead of ``model``; it can be shared by many
+            postprocessors and LangChain compressors.
+        policy (PruningPolicy, optional): every pruning option at once.
+        threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget: the
+            :class:`~text_pruner_rag.policy.PruningPolicy` options, replacing the policy's fields
+            when not None.
+        prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device: see the
+            field descriptions.
 
     Raises:
         ValueError: when ``pruner`` is given together with ``model`` or ``device``.
-        pydantic.ValidationError: for an unknown option or an out-of-range value.
+        pydantic.ValidationError: for an unknown option, or a value PruningPolicy (or a field bound) refuses.
     """
 
     @classmethod

@@ -1,0 +1,56 @@
+"""Structural types the adapters and the evaluation harness depend on (no torch import).
+
+:class:`Pruner` is what the LangChain and LlamaIndex adapters call. :class:`~text_pruner_rag.TextPruner`
+implements it; so can a test fake or another backend, as long as it keeps the same rules (a sentence
+is kept iff its keep probability is strictly above the policy's threshold).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence, Union, runtime_checkable
+
+if TYPE_CHECKING:
+    from .policy import PruningPolicy
+    from .results import PruningResult
+
+__all__ = ["Context", "Pruner"]
+
+Context = Union[str, Sequence[str]]
+"""One context: a text, or its sentences already split (kept exactly; the text is their join)."""
+
+
+@runtime_checkable
+class Pruner(Protocol):
+    """A query-dependent context pruner and reranker, as the adapters use it.
+
+    Attributes:
+        default_threshold (float): the sentence keep threshold used when a policy has none, in ``[0, 1]``.
+        name_or_path (str | None): where the model comes from (path or hub id), for serialization;
+            None for a pruner built in memory.
+    """
+
+    default_threshold: float
+    name_or_path: Optional[str]
+
+    def prune_many(
+        self,
+        query: str,
+        contexts: Sequence[Context],
+        *,
+        policy: Optional["PruningPolicy"] = None,
+        batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+    ) -> list["PruningResult"]:
+        """Rerank and prune ``contexts`` for ``query``: one :class:`~text_pruner_rag.PruningResult` per
+        context, in input order, decided by ``policy`` (its threshold resolved against
+        :attr:`default_threshold`)."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text (the unit of ``token_budget``), without special tokens."""
+        ...
+
+    def predict(self, inputs: Any, batch_size: Optional[int] = None, show_progress_bar: Optional[bool] = None,
+                convert_to_numpy: bool = True, convert_to_tensor: bool = False) -> Any:
+        """Reranking scores of ``(query, context)`` pairs (sentence-transformers ``CrossEncoder.predict`` shape)."""
+        ...
