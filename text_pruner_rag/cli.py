@@ -316,7 +316,9 @@ def _eval(args: argparse.Namespace, command: str) -> int:
         raise _UsageError("give --data PATH (repeatable) or --suite NAME, not both and not neither")
     if args.thresholds is not None:
         args.thresholds = [t for group in args.thresholds for t in group]
-        outside = [t for t in args.thresholds if not 0.0 <= t <= 1.0]
+        from .policy import invalid_thresholds
+
+        outside = invalid_thresholds(args.thresholds)
         if outside:
             raise _UsageError(f"--thresholds must be in [0, 1], got {outside}")
     _baseline_names(args.baselines)

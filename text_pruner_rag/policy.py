@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 from numbers import Real
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .results import PruningResult
 
@@ -51,6 +51,7 @@ __all__ = [
     "PruningPolicy",
     "SentenceAggregator",
     "check_threshold",
+    "invalid_thresholds",
     "select_within_token_budget",
     "fit_token_budget",
 ]
@@ -70,6 +71,17 @@ def check_threshold(value: Any, name: str = "threshold") -> float:
     if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"`{name}` must be in [0, 1], got {value}")
     return float(value)
+
+
+def invalid_thresholds(values: Iterable[Any]) -> list[Any]:
+    """The values :func:`check_threshold` refuses, in order (for checking a list of sweep thresholds at once)."""
+    bad = []
+    for value in values:
+        try:
+            check_threshold(value)
+        except (TypeError, ValueError):
+            bad.append(value)
+    return bad
 
 
 def _check_count(value: Any, name: str) -> int:

@@ -6,73 +6,49 @@
 * :mod:`.report` — ``report.json``, ``report.md`` and the PNG plots (:func:`write_report`);
 * :mod:`.datasets` — ``--data`` resolution: reader formats, format detection, named dev sets and suites.
 
-``text-pruner-rag eval`` and ``benchmarks/quality.py`` are thin command lines over these.
+``text-pruner-rag eval`` and ``benchmarks/quality.py`` are thin command lines over these. This file
+is an index: the names below are imported from their module on first use.
 """
 
-from .baselines import (
-    BM25Selector,
-    EmbeddingSelector,
-    KeepAllSelector,
-    RandomSelector,
-    SentenceSelector,
-    select_matched_compression,
-    select_top_ratio,
-    tokenize,
-)
-from .datasets import DEV_SETS, SUITES, detect_format, load_eval_data
-from .harness import DEFAULT_BASELINES, DEFAULT_SWEEP, METHODS, evaluate, make_selector
-from .metrics import (
-    DEFAULT_THRESHOLDS,
-    answer_retention,
-    best_threshold,
-    compression_stats,
-    contains_answer,
-    f_beta,
-    mean_ndcg_at_k,
-    mean_reciprocal_rank,
-    ndcg_at_k,
-    negatives_emptied,
-    normalize_answer,
-    reciprocal_rank,
-    sentence_prf,
-    threshold_sweep,
-)
-from .report import format_markdown, format_suite_markdown, plot_report, write_report
+from .._lazy import attach
 
-__all__ = [
-    "BM25Selector",
-    "DEFAULT_BASELINES",
-    "DEFAULT_SWEEP",
-    "DEFAULT_THRESHOLDS",
-    "DEV_SETS",
-    "EmbeddingSelector",
-    "KeepAllSelector",
-    "METHODS",
-    "RandomSelector",
-    "SUITES",
-    "SentenceSelector",
-    "answer_retention",
-    "best_threshold",
-    "compression_stats",
-    "contains_answer",
-    "detect_format",
-    "evaluate",
-    "f_beta",
-    "format_markdown",
-    "format_suite_markdown",
-    "load_eval_data",
-    "make_selector",
-    "mean_ndcg_at_k",
-    "mean_reciprocal_rank",
-    "ndcg_at_k",
-    "negatives_emptied",
-    "normalize_answer",
-    "plot_report",
-    "reciprocal_rank",
-    "select_matched_compression",
-    "select_top_ratio",
-    "sentence_prf",
-    "threshold_sweep",
-    "tokenize",
-    "write_report",
-]
+_EXPORTS = {
+    "BM25Selector": ".baselines",
+    "EmbeddingSelector": ".baselines",
+    "KeepAllSelector": ".baselines",
+    "RandomSelector": ".baselines",
+    "SentenceSelector": ".baselines",
+    "select_matched_compression": ".baselines",
+    "select_top_ratio": ".baselines",
+    "tokenize": ".baselines",
+    "DEV_SETS": ".datasets",
+    "SUITES": ".datasets",
+    "detect_format": ".datasets",
+    "load_eval_data": ".datasets",
+    "DEFAULT_BASELINES": ".harness",
+    "DEFAULT_SWEEP": ".harness",
+    "METHODS": ".harness",
+    "evaluate": ".harness",
+    "make_selector": ".harness",
+    "DEFAULT_THRESHOLDS": ".metrics",
+    "answer_retention": ".metrics",
+    "best_sweep_row": ".metrics",
+    "best_threshold": ".metrics",
+    "compression_stats": ".metrics",
+    "contains_answer": ".metrics",
+    "f_beta": ".metrics",
+    "mean_ndcg_at_k": ".metrics",
+    "mean_reciprocal_rank": ".metrics",
+    "ndcg_at_k": ".metrics",
+    "negatives_emptied": ".metrics",
+    "normalize_answer": ".metrics",
+    "reciprocal_rank": ".metrics",
+    "sentence_prf": ".metrics",
+    "threshold_sweep": ".metrics",
+    "format_markdown": ".report",
+    "format_suite_markdown": ".report",
+    "plot_report": ".report",
+    "write_report": ".report",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

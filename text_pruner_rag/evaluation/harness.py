@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ..policy import invalid_thresholds
 from .baselines import (
     BM25Selector,
     EmbeddingSelector,
@@ -403,7 +404,7 @@ def _resolve_thresholds(thresholds: Optional[Sequence[float]], default: Optional
     values = set(DEFAULT_SWEEP if thresholds is None else thresholds)
     if default is not None:
         values.add(float(default))
-    bad = sorted(t for t in values if not 0.0 <= t <= 1.0)
+    bad = sorted(invalid_thresholds(values))
     if bad:
         raise ValueError(f"Thresholds must be in [0, 1], but got {bad}.")
     return sorted(round(float(t), 6) for t in values)
