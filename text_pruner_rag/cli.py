@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .chunking import LANGUAGES
+
 __all__ = ["main", "build_parser"]
 
 PROG = "text-pruner-rag"
@@ -80,7 +82,7 @@ def _add_model_options(parser: argparse.ArgumentParser, query: bool = True) -> N
     parser.add_argument("--model", "-m", default=None, metavar="PATH",
                         help="checkpoint folder or hub id (default: the embedded default model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto)")
-    parser.add_argument("--language", choices=("auto", "en", "ja"), default="auto",
+    parser.add_argument("--language", choices=LANGUAGES, default="auto",
                         help="sentence splitting language (default: auto, per text)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
 

@@ -316,6 +316,8 @@ def test_source_config_validation():
     assert config.source_name == "squad"
     with pytest.raises(ValueError, match="unknown format 'csv'"):
         SourceConfig(format="csv", path="x")
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        SourceConfig(format="squad", path="x", language="fr")
     with pytest.raises(ValueError, match="English-only"):
         iter_source(SourceConfig(format="hotpotqa", path="x", language="ja"))
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['max_negative'\]"):

@@ -18,10 +18,11 @@ import logging
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..chunking import LANGUAGES
 from ..records import ReadStats, Record, check_on_error
 from .readers.registry import LICENSE_NOTES, READERS
 
@@ -47,8 +48,10 @@ class SourceConfig(BaseModel):
     format: str = Field(description="reader name: a key of text_pruner_rag.training.readers.READERS")
     path: str | list[str] = Field(description="file, directory, glob or hub name; or a list of those")
     name: str | None = Field(default=None, description="Record.source for this source; defaults to `format`")
-    language: Literal["en", "ja", "auto"] | None = Field(
-        default=None, description="language for readers that take one (squad, openprovence); others are English"
+    language: str | None = Field(
+        default=None,
+        description="language for readers that take one (squad, openprovence): one of "
+        "text_pruner_rag.chunking.LANGUAGES ('auto', 'en', 'ja'); other readers are English-only",
     )
     limit: int | None = Field(default=None, ge=0, description="stop after this many records")
     options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the reader")
@@ -58,6 +61,13 @@ class SourceConfig(BaseModel):
     def _known_format(cls, value: str) -> str:
         if value not in READERS:
             raise ValueError(f"unknown format {value!r}; expected one of {sorted(READERS)}")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        if value is not None and value not in LANGUAGES:
+            raise ValueError(f"unknown language {value!r}; expected one of {list(LANGUAGES)}")
         return value
 
     @property
