@@ -60,3 +60,15 @@ def test_bilingual_recipe_dry_run(tmp_path):
     assert "jaquad" in card.lower()
     config = json.loads((out / "dry_run_final" / "config.json").read_text())
     assert config["max_length"] <= 256
+
+
+def test_model_card_of_the_bilingual_recipe_names_backbone_languages_and_license():
+    from text_pruner_rag.training.card import card_metadata
+    from text_pruner_rag.training.config import load_config
+
+    config = load_config(REPO / "configs" / "e5-small-ja-en.yaml")
+    data = card_metadata(backbone=config.model.backbone, sources=[s.model_dump() for s in config.data.train],
+                         dev_sources=[s.model_dump() for s in config.data.dev])
+    assert data.base_model == "intfloat/multilingual-e5-small"
+    assert data.language == ["en", "ja"]
+    assert data.license == "cc-by-sa-4.0"  # JaQuAD, QED (Wikipedia, share-alike) ride on the MIT backbone

