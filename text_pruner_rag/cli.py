@@ -290,13 +290,32 @@ def _baseline_names(value: str) -> list[str]:
     return names
 
 
+def _weights_digest(model: Optional[str]) -> Optional[str]:
+    """SHA-256 of the checkpoint's ``model.safetensors`` (first 16 hex digits), to tell model versions apart."""
+    import hashlib
+
+    from .pruner import default_model_path
+
+    folder = default_model_path() if model is None else Path(model).expanduser()
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        return None
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def _eval_one(pruner, records, data, args, out: Path, command: str):
     from .evaluation.harness import evaluate
     from .evaluation.report import write_report
 
     report = evaluate(pruner, records, thresholds=args.thresholds, baselines=_baseline_names(args.baselines),
                       batch_size=args.batch_size, seed=args.seed, embedding_model=args.embedding_model,
-                      model=args.model or "default (embedded)", data=data, show_progress_bar=not args.quiet)
+                      model=getattr(pruner, "name_or_path", None) or args.model or "(embedded default)", data=data,
+                      show_progress_bar=not args.quiet)  # fmt: skip
+    report["model_weights_sha256"] = _weights_digest(args.model)
     paths = write_report(report, out, command=command)
     return report, paths
 

@@ -103,7 +103,9 @@ def _header(report: Mapping, title: str) -> list[str]:
     if report.get("command"):
         lines += ["Command:", "", "```bash", report["command"], "```", ""]
     lines += [
-        f"- Model: `{report.get('model') or '(given in Python)'}`, default threshold {_fmt(report.get('default_threshold'))}",
+        f"- Model: `{report.get('model') or '(given in Python)'}`"
+        + (f" (weights sha256 `{report['model_weights_sha256']}…`)" if report.get("model_weights_sha256") else "")
+        + f", default threshold {_fmt(report.get('default_threshold'))}",
         f"- Data: {_describe_data(report.get('data'))}",
         f"- {report['n_queries']:,} queries, {report['n_passages']:,} passages ({report['n_answerable_passages']:,} "
         f"with a relevant sentence, {report['n_unanswerable_passages']:,} without), {report['n_sentences']:,} "
