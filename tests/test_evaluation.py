@@ -339,7 +339,7 @@ def test_evaluate_fraction_above_threshold_runs_once_per_threshold():
 def test_evaluate_prints_an_estimate(capsys):
     evaluate(FakePruner(), _records(), thresholds=[0.5], baselines=["keep_all"], show_progress_bar=True)
     err = capsys.readouterr().err
-    assert "Estimated run time: ~" in err and "from the first 2 queries" in err
+    assert "Estimated run time: ~" in err and "for queries 2-2 " in err and "plus" in err
 
 
 def test_evaluate_aligns_merged_sentences_by_offsets():

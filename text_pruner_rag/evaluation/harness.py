@@ -231,8 +231,8 @@ def _run_query(pruner, selectors, query: _Query, kwargs: dict, run: _Pass) -> No
 
 
 def _probe_size(n_queries: int) -> int:
-    """Queries timed before the run-time estimate: 2% of the set, at least 3, at most 20."""
-    return min(n_queries, max(3, min(20, n_queries // 50)))
+    """Queries timed for the estimate after the first (warm-up) one: 2% of the set, 3 to 20."""
+    return min(max(n_queries - 1, 0), max(3, min(20, n_queries // 50)))
 
 
 def _format_seconds(seconds: float) -> str:
@@ -243,17 +243,21 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _estimate(queries: list[_Query], done: int, elapsed: float) -> dict:
-    """Whole-run time extrapolated from the first ``done`` queries, in proportion to characters."""
-    chars_done = sum(q.n_characters for q in queries[:done])
+def _estimate(queries: list[_Query], warmup: float, probe: int, elapsed: float) -> dict:
+    """Whole-run time: the first query's time (one-off costs included) plus the next ``probe``
+    queries' time per character, extrapolated to the characters of the rest."""
+    chars_first = queries[0].n_characters
+    chars_probe = sum(q.n_characters for q in queries[1 : 1 + probe])
     chars_total = sum(q.n_characters for q in queries)
-    seconds = elapsed * chars_total / max(chars_done, 1)
+    rest = max(chars_total - chars_first, 0)
+    seconds = warmup + (elapsed * rest / chars_probe if chars_probe else 0.0)
+    measured = (f"{_format_seconds(elapsed)} for queries 2-{1 + probe} ({chars_probe:,} characters) extrapolated, plus "
+                if probe else "")  # fmt: skip
     message = (
-        f"Estimated run time: ~{_format_seconds(seconds)} for {len(queries):,} queries "
-        f"({chars_total:,} characters), extrapolated from the first {done} queries "
-        f"({_format_seconds(elapsed)} for {chars_done:,} characters). Use --limit N for a quicker run."
+        f"Estimated run time: ~{_format_seconds(seconds)} for {len(queries):,} queries ({chars_total:,} characters): "
+        f"{measured}{_format_seconds(warmup)} for the first. Use --limit N for a quicker run."
     )
-    return {"estimated_seconds": seconds, "probe_queries": done, "probe_seconds": elapsed, "message": message}
+    return {"estimated_seconds": seconds, "probe_queries": probe, "probe_seconds": elapsed, "message": message}
 
 
 def _prefetch(selectors, queries: list[_Query], run: _Pass) -> None:
@@ -266,20 +270,24 @@ def _prefetch(selectors, queries: list[_Query], run: _Pass) -> None:
 
 
 def _one_pass(pruner, selectors, queries, kwargs, progress: bool, say: Callable[[str], None]) -> tuple[_Pass, dict]:
-    """Every query once, in blocks: the first block (2% of the queries, 3 to 20) is timed for the estimate."""
+    """Every query once, in blocks: the first query (warm-up) and the next 2% (3 to 20) are timed for
+    the estimate, the rest goes in blocks of 32 (one embedding batch per block)."""
     from tqdm.auto import tqdm
 
     run, estimate, probe = _Pass(), {}, _probe_size(len(queries))
-    blocks = [(0, probe)] + [(s, min(s + 32, len(queries))) for s in range(probe, len(queries), 32)]
-    started = time.perf_counter()
+    blocks = [(0, 1), (1, 1 + probe)] if probe else [(0, 1)]
+    blocks += [(s, min(s + 32, len(queries))) for s in range(1 + probe, len(queries), 32)]
+    times = []
     with tqdm(total=len(queries), desc="Queries", unit="q", disable=not progress, file=sys.stderr) as bar:
         for start, end in blocks:
+            started = time.perf_counter()
             _prefetch(selectors, queries[start:end], run)
             for query in queries[start:end]:
                 _run_query(pruner, selectors, query, kwargs, run)
                 bar.update(1)
-            if start == 0:
-                estimate = _estimate(queries, probe, time.perf_counter() - started)
+            times.append(time.perf_counter() - started)
+            if start == (1 if probe else 0):
+                estimate = _estimate(queries, times[0], probe, times[-1] if probe else 0.0)
                 say(estimate["message"])
     return run, estimate
 
