@@ -106,12 +106,22 @@ WRITERS = {
 }
 
 
-def test_every_reader_format_has_a_writer_here():
+# Formats read straight from the shared raw data (first records only, --limit 2), by explicit --format.
+SHARED_FILES = {
+    "cast_answerability": "cast_answerability",
+    "fever_eraser": "fever_eraser/val.jsonl",
+    "multirc_eraser": "multirc_eraser/val.jsonl",
+    "wikiqa": "wikiqa/WikiQA-dev.tsv",
+    "squad2": "squad2_dev_half/dev-v2.0-half.json",
+    "selqa": "selqa/ass/selqa-ass-dev.json",
+}
+
+
+def test_every_reader_format_is_evaluated_here():
     from text_pruner_rag.training.readers import READERS
 
-    # a reader added later (issue #8's) is covered once it gets a writer in WRITERS
-    assert {"openprovence", "openprovence_eval", "squad", "qed", "nq_open_oracle", "hotpotqa", "musique",
-            "jsonl"} <= set(READERS) and set(WRITERS) <= set(READERS)  # fmt: skip
+    # a reader added later must get a writer in WRITERS or a sample in SHARED_FILES
+    assert set(READERS) == set(WRITERS) | set(SHARED_FILES)
 
 
 def _run(*argv: str) -> int:
@@ -238,3 +248,18 @@ def test_quality_script_is_a_thin_caller(tmp_path, tiny_model_dir, monkeypatch):
     assert quality.main(["--data", str(data), "--model", str(tiny_model_dir), "--baselines", "keep_all",
                          "--out", str(out), "--quiet"]) == 0  # fmt: skip
     assert _report(out)["n_queries"] == 3
+
+
+@pytest.mark.parametrize("fmt", sorted(SHARED_FILES))
+def test_eval_shared_formats(fmt, tmp_path, tiny_model_dir, capsys):
+    raw = _shared_raw()
+    if raw is None or not (raw / SHARED_FILES[fmt]).exists():
+        pytest.skip(f"shared raw data {SHARED_FILES[fmt]} not found")
+    out = tmp_path / "out"
+    code = _run("--data", str(raw / SHARED_FILES[fmt]), "--format", fmt, "--limit", "2", "--model", str(tiny_model_dir),
+                "--baselines", "keep_all", "--thresholds", "0", "1", "--out", str(out), "--quiet")  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    report = _report(out)
+    assert report["data"][0]["format"] == fmt and report["n_queries"] == 2
+    keep_all = [row for row in report["results"] if row["method"] == "keep_all"][0]
+    assert keep_all["recall"] == 1.0 and keep_all["compression"] == 0.0
