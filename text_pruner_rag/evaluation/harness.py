@@ -269,14 +269,28 @@ def _prefetch(selectors, queries: list[_Query], run: _Pass) -> None:
             run.add_time(selector.name, time.perf_counter() - start)
 
 
+def _blocks(queries: list[_Query], start: int, sentences: int) -> list[tuple[int, int]]:
+    """``(start, end)`` query ranges from ``start`` on, each with about ``sentences`` sentences (>= 1 query)."""
+    out, begin, count = [], start, 0
+    for index in range(start, len(queries)):
+        count += sum(len(p.sentences) for p in queries[index].passages)
+        if count >= sentences:
+            out.append((begin, index + 1))
+            begin, count = index + 1, 0
+    if begin < len(queries):
+        out.append((begin, len(queries)))
+    return out
+
+
 def _one_pass(pruner, selectors, queries, kwargs, progress: bool, say: Callable[[str], None]) -> tuple[_Pass, dict]:
     """Every query once, in blocks: the first query (warm-up) and the next 2% (3 to 20) are timed for
-    the estimate, the rest goes in blocks of 32 (one embedding batch per block)."""
+    the estimate, the rest goes in blocks of about 256 sentences (one embedding call per block, small
+    enough for the progress bar to move)."""
     from tqdm.auto import tqdm
 
     run, estimate, probe = _Pass(), {}, _probe_size(len(queries))
     blocks = [(0, 1), (1, 1 + probe)] if probe else [(0, 1)]
-    blocks += [(s, min(s + 32, len(queries))) for s in range(1 + probe, len(queries), 32)]
+    blocks += _blocks(queries, 1 + probe, 256)
     times = []
     with tqdm(total=len(queries), desc="Queries", unit="q", disable=not progress, file=sys.stderr) as bar:
         for start, end in blocks:
