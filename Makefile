@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-slow demo bench clean
+.PHONY: install test test-slow demo bench figures clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test-slow: install
 demo: install
 	$(PY) examples/langchain_rag.py
 	$(PY) examples/llama_index_rag.py
+
+# The embedded model's figures in README.md, its model card and benchmarks/results-default-model.md,
+# from one `text-pruner-rag eval --suite dev --limit 300` run (needs ../shared/data/raw; about 30 min on
+# 2 loaded CPU cores). FIGURES_ARGS=--reuse rewrites them from the existing results without a run.
+figures: install
+	nice -n 10 $(PY) benchmarks/default_model_figures.py $(FIGURES_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

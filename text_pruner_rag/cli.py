@@ -330,6 +330,18 @@ def _print_summary(report: dict, paths: dict) -> None:
     sys.stdout.write("Wrote " + ", ".join(str(p) for p in written) + "\n")
 
 
+def _suite_summary(reports: dict) -> dict:
+    """Per dev set: its counts, the path of its full report and its rows at the default threshold (the
+    full sweeps stay in ``<set>/report.json``, not copied here)."""
+    keys = ("model", "model_weights_sha256", "n_queries", "n_passages", "n_sentences", "default_threshold", "timing")
+    return {
+        name: {**{k: report.get(k) for k in keys}, "report": f"{name}/report.json",
+               "at_default_threshold": [r for r in report["results"]
+                                        if r["threshold"] in (report.get("default_threshold"), None)]}
+        for name, report in reports.items()
+    }  # fmt: skip
+
+
 def _eval(args: argparse.Namespace, command: str) -> int:
     from .evaluation.datasets import DEV_SETS, SUITES, load_eval_data
 
@@ -375,8 +387,8 @@ def _eval(args: argparse.Namespace, command: str) -> int:
         summary += "\nNot run:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(summary, encoding="utf-8")
-    (out / "summary.json").write_text(json.dumps({"command": command, "sets": reports, "skipped": skipped},
-                                                 indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary_json = {"command": command, "sets": _suite_summary(reports), "skipped": skipped}
+    (out / "summary.json").write_text(json.dumps(summary_json, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     sys.stdout.write(f"Wrote {out / 'summary.md'}\n")
     return EXIT_OK if reports else EXIT_FAILURE
 

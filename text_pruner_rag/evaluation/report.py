@@ -195,8 +195,11 @@ def write_report(report: dict, out_dir, *, command: Optional[str] = None, title:
     return paths
 
 
-def format_suite_markdown(reports: Mapping[str, Mapping], command: Optional[str] = None) -> str:
-    """One table over several reports (one per dev set): every method at the pruner's default threshold."""
+def format_suite_markdown(reports: Mapping[str, Mapping], command: Optional[str] = None, link_prefix: str = "") -> str:
+    """One table per report (one report per dev set): every method at the pruner's default threshold.
+
+    ``link_prefix`` is put before the ``<set>/report.md`` links (for a file outside the results folder).
+    """
     lines = ["# Dev suite", ""]
     if command:
         lines += ["Command:", "", "```bash", command, "```", ""]
@@ -208,7 +211,7 @@ def format_suite_markdown(reports: Mapping[str, Mapping], command: Optional[str]
             "",
             f"{report['n_queries']:,} queries, {report['n_passages']:,} passages "
             f"({report['n_unanswerable_passages']:,} without a relevant sentence); threshold {_fmt(default)}; "
-            f"sweep and plots: [`{name}/report.md`]({name}/report.md).",
+            f"sweep and plots: [`{link_prefix}{name}/report.md`]({link_prefix}{name}/report.md).",
             "",
             *_table(rows),
             "",
