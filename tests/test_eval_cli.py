@@ -214,7 +214,11 @@ def test_dev_set_names_folders_and_suites(tmp_path, tiny_model_dir, monkeypatch,
     assert _report(out / "xquad_en")["n_queries"] == 2
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "## xquad_en" in summary and "Not run:" in summary and "future_set" in summary
-    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["sets"]["xquad_en"]["n_queries"] == 2
+    summary_json = json.loads((out / "summary.json").read_text(encoding="utf-8"))["sets"]["xquad_en"]
+    assert summary_json["n_queries"] == 2 and summary_json["report"] == "xquad_en/report.json"
+    # the rows at the default threshold only (the sweep stays in the set's report.json)
+    default = _report(out / "xquad_en")["default_threshold"]
+    assert {r["threshold"] for r in summary_json["at_default_threshold"]} == {default, None}
 
 
 @pytest.mark.parametrize(
@@ -259,7 +263,36 @@ def test_eval_shared_formats(fmt, tmp_path, tiny_model_dir, capsys):
     code = _run("--data", str(raw / SHARED_FILES[fmt]), "--format", fmt, "--limit", "2", "--model", str(tiny_model_dir),
                 "--baselines", "keep_all", "--thresholds", "0", "1", "--out", str(out), "--quiet")  # fmt: skip
     assert code == 0, capsys.readouterr().err
+    assert detect_format(raw / SHARED_FILES[fmt]) == fmt  # --format auto reads it too
     report = _report(out)
     assert report["data"][0]["format"] == fmt and report["n_queries"] == 2
+    if fmt == "cast_answerability":  # eval reads the dev partitions, not the reader's default (train)
+        assert report["data"][0]["options"]["partitions"] == ["validation", "test"]
     keep_all = [row for row in report["results"] if row["method"] == "keep_all"][0]
     assert keep_all["recall"] == 1.0 and keep_all["compression"] == 0.0
+
+
+def test_detect_format_of_the_issue_8_formats(tmp_path):
+    """Detection rules for the formats read with their own layout (the shared-data tests run them end to end)."""
+    (tmp_path / "cast" / "CAsT-snippets").mkdir(parents=True)
+    assert detect_format(tmp_path / "cast") == "cast_answerability"
+    wikiqa = tmp_path / "WikiQA-dev.tsv"
+    wikiqa.write_text("QuestionID\tQuestion\tDocumentID\tDocumentTitle\tSentenceID\tSentence\tLabel\n"
+                      "Q1\twho?\tD1\tT\tD1-0\tA sentence.\t0\n", encoding="utf-8")  # fmt: skip
+    assert detect_format(wikiqa) == "wikiqa"
+    other = tmp_path / "other.tsv"
+    other.write_text("a\tb\n1\t2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="pass --format"):
+        detect_format(other)
+    squad2 = {"data": [{"title": "T", "paragraphs": [{"context": "C.", "qas": [
+        {"id": "1", "question": "q?", "answers": [], "is_impossible": True}]}]}]}  # fmt: skip
+    (tmp_path / "squad2.json").write_text(json.dumps(squad2), encoding="utf-8")
+    assert detect_format(tmp_path / "squad2.json") == "squad2"
+    eraser = {"annotation_id": "a", "docids": ["D"], "evidences": [[]], "query": "claim"}
+    for classification, fmt in (("SUPPORTS", "fever_eraser"), ("REFUTES", "fever_eraser"), ("True", "multirc_eraser")):
+        path = tmp_path / f"{classification}.jsonl"
+        path.write_text(json.dumps({**eraser, "classification": classification}) + "\n", encoding="utf-8")
+        assert detect_format(path) == fmt
+    selqa = [{"question": "q?", "candidates": ["A.", "B."], "answers": [0], "article": "T"}]
+    (tmp_path / "selqa.json").write_text(json.dumps(selqa), encoding="utf-8")
+    assert detect_format(tmp_path / "selqa.json") == "selqa"

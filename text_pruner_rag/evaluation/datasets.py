@@ -9,9 +9,11 @@
   is read as the dev set of that folder (:data:`DEV_FOLDERS`);
 * any **file, folder or glob** in a format of the training readers
   (:data:`text_pruner_rag.training.readers.READERS`: ``openprovence``, ``openprovence_eval`` (the
-  ``{query, contexts, labels}`` rows), ``squad``, ``qed``, ``nq_open_oracle``, ``hotpotqa``, ``musique``,
-  ``jsonl`` (unified records) and those added later). ``--format auto`` detects the format from the
-  first item (:func:`detect_format`).
+  ``{query, contexts, labels}`` rows), ``squad``, ``squad2``, ``qed``, ``nq_open_oracle``, ``hotpotqa``,
+  ``musique``, ``cast_answerability``, ``fever_eraser``, ``multirc_eraser``, ``wikiqa``, ``selqa``,
+  ``jsonl`` (unified records)). ``--format auto`` detects each of them from the first item or the
+  folder layout (:func:`detect_format`). :data:`EVAL_OPTIONS` holds the reader options eval uses
+  (CAsT: its validation + test partitions, not the reader's default training partition).
 
 :data:`SUITES` names groups of dev sets evaluated one after the other (``--suite dev``: the dev suite
 of issue #8). A dev set whose reader is not registered yet fails with a message naming the reader.
@@ -29,6 +31,7 @@ __all__ = [
     "DEV_FOLDERS",
     "DEV_SETS",
     "DevSet",
+    "EVAL_OPTIONS",
     "SUITES",
     "default_data_dir",
     "detect_format",
@@ -96,6 +99,11 @@ SUITES: dict[str, tuple[str, ...]] = {
 """Named groups of dev sets (``--suite NAME``)."""
 
 
+EVAL_OPTIONS: dict[str, dict] = {"cast_answerability": {"partitions": ["validation", "test"]}}
+"""Reader options that ``eval`` uses for a path given with that format: CAsT answerability is read from
+its validation + test partitions (the reader's own default, ``train``, is the training partition)."""
+
+
 def default_data_dir() -> Optional[Path]:
     """The shared raw data folder: ``$TEXT_PRUNER_RAG_DATA``, else the first existing of
     ``shared/data/raw``, ``../shared/data/raw``, ``../../shared/data/raw`` (from the working directory)."""
@@ -131,20 +139,36 @@ def _first_item(path: Path) -> Any:
     return data
 
 
+_FEVER_CLASSES = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
+
+
+def _tsv_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as handle:
+        return handle.readline().rstrip("\r\n").split("\t")
+
+
 def detect_format(path) -> str:
     """The reader format of a file or folder, from its first item.
 
-    Rules: ``.parquet`` -> ``openprovence``; a JSON document with ``data[].paragraphs`` -> ``squad``;
-    otherwise the keys of the first item (JSON list element or JSONL line): ``query`` + ``passages``
-    -> ``jsonl``; ``contexts`` + ``labels`` -> ``openprovence_eval``; ``texts`` + ``context_spans`` ->
+    Rules: a folder with a ``CAsT-snippets`` subfolder -> ``cast_answerability``; ``.parquet`` ->
+    ``openprovence``; a ``.tsv``/``.csv`` whose header has ``QuestionID``, ``Question``, ``Sentence``
+    and ``Label`` -> ``wikiqa``; a JSON document with ``data[].paragraphs`` -> ``squad2`` when its
+    first article's questions carry ``is_impossible`` (SQuAD 2.0), else ``squad``; otherwise the keys
+    of the first item (JSON list element or JSONL line): ``query`` + ``passages`` -> ``jsonl``;
+    ``contexts`` + ``labels`` -> ``openprovence_eval``; ``texts`` + ``context_spans`` ->
     ``openprovence``; ``ctxs`` -> ``nq_open_oracle``; ``supporting_facts`` -> ``hotpotqa``;
-    ``paragraphs`` + ``question`` -> ``musique``; ``question_text`` + ``paragraph_text`` -> ``qed``.
+    ``paragraphs`` + ``question`` -> ``musique``; ``question_text`` + ``paragraph_text`` -> ``qed``;
+    ``annotation_id`` + ``evidences`` + ``classification`` (ERASER) -> ``fever_eraser`` when the class
+    is SUPPORTS/REFUTES/NOT ENOUGH INFO, else ``multirc_eraser``; ``question`` + ``candidates`` +
+    ``answers`` -> ``selqa``.
 
     Raises:
         FileNotFoundError: no such path, or a folder without data files.
         ValueError: the format cannot be told (pass it explicitly).
     """
     path = Path(path)
+    if path.is_dir() and (path / "CAsT-snippets").is_dir():
+        return "cast_answerability"
     if path.is_dir():
         files = _data_files(path)
         if not files:
@@ -154,6 +178,11 @@ def detect_format(path) -> str:
         raise FileNotFoundError(f"no such file or folder: {path}")
     if path.name.endswith(".parquet"):
         return "openprovence"
+    if path.name.endswith((".tsv", ".csv")):
+        header = set(_tsv_header(path))
+        if {"QuestionID", "Question", "Sentence", "Label"} <= header:
+            return "wikiqa"
+        raise ValueError(f"cannot tell the format of {path} (header {sorted(header)[:12]}); pass --format.")
     try:
         item = _first_item(path)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -168,14 +197,27 @@ def detect_format(path) -> str:
         ({"supporting_facts"}, "hotpotqa"),
         ({"paragraphs", "question"}, "musique"),
         ({"question_text", "paragraph_text"}, "qed"),
+        ({"annotation_id", "evidences", "classification"}, "eraser"),
+        ({"question", "candidates", "answers"}, "selqa"),
     ]
     for required, name in rules:
-        if required <= keys and (name != "squad" or _is_squad(item)):
-            return name
+        if not required <= keys or (name == "squad" and not _is_squad(item)):
+            continue
+        if name == "squad" and _is_squad2(item):
+            return "squad2"
+        if name == "eraser":
+            return "fever_eraser" if item.get("classification") in _FEVER_CLASSES else "multirc_eraser"
+        return name
     raise ValueError(
         f"cannot tell the format of {path} (first item keys: {sorted(keys)[:12]}); pass --format, one of "
         f"{sorted(_readers())}."
     )
+
+
+def _is_squad2(item: dict) -> bool:
+    """SQuAD 2.0: the first article's questions carry ``is_impossible``."""
+    paragraphs = item["data"][0].get("paragraphs") or []
+    return any("is_impossible" in qa for p in paragraphs[:5] if isinstance(p, dict) for qa in p.get("qas") or [])
 
 
 def _is_squad(item: dict) -> bool:
@@ -212,7 +254,7 @@ def _path_source(spec: str, fmt: str, language: Optional[str], limit: Optional[i
         elif files:
             target = [str(f) for f in files]
     return {"format": fmt, "path": target, "name": path.stem or fmt, "language": language, "limit": limit,
-            "options": {}}  # fmt: skip
+            "options": dict(EVAL_OPTIONS.get(fmt, {}))}  # fmt: skip
 
 
 def _resolve(spec: str, fmt: str, raw_dir: Optional[Path], language: Optional[str], limit: Optional[int]):
