@@ -165,24 +165,31 @@ def headline_table(reports: Mapping[str, Mapping]) -> str:
 
 
 def verdict(reports: Mapping[str, Mapping]) -> str:
-    """Which compression-matched method has the best sentence F2 on each set, and where keep-all beats the pruner."""
-    ahead, behind, keep_all = [], [], []
+    """Which compression-matched method has the best sentence F2 on each set (compared at the 3 decimals
+    shown; equal figures are a tie), and where keep-all beats the pruner."""
+    ahead, level, behind, keep_all = [], [], [], []
     for name, report in reports.items():
         rows, label = at_default(report), LABELS.get(name, name).split(" (")[0]
-        pruner = rows["pruner"]["f2"]
-        matched = [(rows[m]["f2"], m) for m in BASELINES if m in rows]
+        pruner = round(rows["pruner"]["f2"], 3)
+        matched = [(round(rows[m]["f2"], 3), m) for m in BASELINES if m in rows]
         best = max(matched) if matched else None
-        if best is None or pruner >= best[0]:
-            ahead.append(f"{label} ({pruner:.3f}" + (f" vs {NAMES[best[1]]} {best[0]:.3f})" if best else ")"))
+        if best is None:
+            ahead.append(f"{label} ({pruner:.3f}, no baseline)")
+        elif pruner > best[0]:
+            ahead.append(f"{label} ({pruner:.3f} vs {NAMES[best[1]]} {best[0]:.3f})")
+        elif pruner == best[0]:
+            level.append(f"{label} ({NAMES[best[1]]} {best[0]:.3f})")
         else:
             behind.append(f"{label} ({NAMES[best[1]]} {best[0]:.3f} vs pruner {pruner:.3f})")
-        if "keep_all" in rows and rows["keep_all"]["f2"] > pruner:
+        if "keep_all" in rows and round(rows["keep_all"]["f2"], 3) > pruner:
             keep_all.append(label)
     threshold = next(iter(reports.values()))["default_threshold"]
     text = (f"At the default threshold {threshold:g} the pruner has the highest sentence F2 of the methods matched "
             f"to its compression on {len(ahead)} of {len(reports)} dev sets")  # fmt: skip
-    text += ": " + ", ".join(ahead) if ahead else ""
-    text += ("; a baseline is higher on " + ", ".join(behind) if behind else "") + "."
+    text += (": " + ", ".join(ahead)) if ahead else ""
+    text += ("; it ties with the best baseline on " + ", ".join(level)) if level else ""
+    text += ("; a baseline is higher on " + ", ".join(behind)) if behind else ""
+    text += "."
     if keep_all:
         text += f" Keep-all (nothing removed) has a higher F2 than the pruner on {', '.join(keep_all)}."
     return text
@@ -211,7 +218,10 @@ def cast_targets(reports: Mapping[str, Mapping]) -> Optional[str]:
     ]
     embedding = [(r["compression_answerable"], r["recall"]) for r in report["results"] if r["method"] == "embedding"]
     matched = _interpolate(embedding, answerable) if embedding else None
-    if matched is not None:
+    if matched is None:
+        why = "outside the range of its sweep" if embedding else "no embedding baseline in the run"
+        checks.append(f"embedding recall at the same answerable compression: not measured ({why})")
+    else:
         gap = recall - matched
         checks.append(f"embedding recall at the same answerable compression {matched:.3f}, interpolated over its "
                       f"sweep (target pruner >= embedding + 0.10: {'met' if gap >= 0.10 else 'not met'}, "

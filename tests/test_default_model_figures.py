@@ -98,6 +98,27 @@ def test_rewrite_puts_every_figure_beside_its_baselines(tmp_path, figures):
     assert (root / figures.MODEL_DIR / "README.md").read_text(encoding="utf-8") == card
 
 
+def test_cast_target_without_a_comparable_embedding_row(figures):
+    report = _cast_report()
+    report["results"] = [r for r in report["results"] if r["method"] != "embedding"]
+    assert "not measured (no embedding baseline in the run)" in figures.cast_targets({"cast_dev": report})
+    report = _cast_report()
+    for row in report["results"]:
+        if row["method"] == "embedding":
+            row["compression_answerable"] += 0.5  # every embedding point beyond the pruner's 0.40
+    assert "not measured (outside the range of its sweep)" in figures.cast_targets({"cast_dev": report})
+    assert figures.cast_targets({"qed_dev": _qed_report()}) is None
+
+
+def test_verdict_counts_a_tie_as_a_tie(figures):
+    report = _qed_report()
+    for row in report["results"]:
+        if row["method"] == "bm25":
+            row["f2"] = 0.66 + 1e-6  # shown as 0.660, like the pruner
+    text = " ".join(figures.verdict({"qed_dev": report}).split())
+    assert "on 0 of 1 dev sets; it ties with the best baseline on QED dev (BM25 0.660)." in text
+
+
 def test_replace_block_rejects_broken_markers(figures):
     with pytest.raises(ValueError, match="markers"):
         figures.replace_block(f"text\n{figures.END}\n{figures.BEGIN}\n", "new")
