@@ -372,3 +372,38 @@ def test_cross_encoder_is_importable_from_the_integrations_package():
     import text_pruner_rag.integrations as integrations
 
     assert integrations.TextPrunerCrossEncoder is TextPrunerCrossEncoder
+
+
+@pytest.mark.parametrize("adapter", [TextPrunerCompressor, TextPrunerPostprocessor])
+def test_both_adapters_take_every_policy_option(adapter):
+    from text_pruner_rag.policy import PruningPolicy
+
+    assert {"policy", *PruningPolicy.option_names()} <= set(adapter.model_fields)
+
+
+def test_adapters_prune_like_the_pruner_with_the_same_policy(tiny_pruner):
+    from text_pruner_rag.policy import PruningPolicy
+
+    policy = PruningPolicy(threshold=0.5, min_sentences=1, keep_first=True)
+    results = tiny_pruner.prune_many(QUESTION, CORPUS, policy=policy)
+    expected = {f"d{i}": r.pruned_text for i, r in enumerate(results) if r.pruned_text}
+    assert len(expected) == 4  # every document with text keeps at least one sentence (min_sentences=1)
+    docs = TextPrunerCompressor(pruner=tiny_pruner, policy=policy, reorder=False).compress_documents(
+        corpus_docs(), QUESTION)
+    assert {d.id: d.page_content for d in docs} == expected
+    nodes = [NodeWithScore(node=TextNode(text=t, id_=f"d{i}")) for i, t in enumerate(CORPUS)]
+    out = TextPrunerPostprocessor(pruner=tiny_pruner, policy=policy, reorder=False).postprocess_nodes(
+        nodes, QueryBundle(QUESTION))
+    assert {n.node.node_id: n.node.get_content() for n in out} == expected
+
+
+def test_policy_survives_serialization():
+    from text_pruner_rag.policy import PruningPolicy
+
+    policy = PruningPolicy(threshold=0.2, keep_ratio=0.5, context_token_budget=30)
+    postprocessor = TextPrunerPostprocessor(model="org/m", policy=policy, min_sentences=1)
+    assert TextPrunerPostprocessor.from_json(postprocessor.to_json()).pruning_policy == postprocessor.pruning_policy
+    compressor = TextPrunerCompressor(model="org/m", policy=policy, min_sentences=1)
+    restored = TextPrunerCompressor.model_validate_json(compressor.model_dump_json())
+    assert restored.pruning_policy == compressor.pruning_policy == PruningPolicy(
+        threshold=0.2, min_sentences=1, keep_ratio=0.5, context_token_budget=30)

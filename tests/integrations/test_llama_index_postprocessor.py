@@ -17,6 +17,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MediaResource, Node, NodeWithScore, QueryBundle, TextNode
 from text_pruner_rag.integrations.llama_index import TextPrunerPostprocessor
+from text_pruner_rag.policy import PruningPolicy
 
 
 def make_nodes() -> list[NodeWithScore]:
@@ -184,6 +185,30 @@ def test_options_are_validated(fake_pruner):
         TextPrunerPostprocessor(batch_size=0)
     with pytest.raises(ValueError, match="either `pruner`"):
         TextPrunerPostprocessor(pruner=fake_pruner, device="cuda")
+
+
+def test_policy_reaches_the_pruner_whole(fake_pruner):
+    policy = PruningPolicy(threshold=0.2, min_sentences=1, keep_ratio=0.5, context_token_budget=8)
+    TextPrunerPostprocessor(pruner=fake_pruner, policy=policy).postprocess_nodes(make_nodes(), QueryBundle(QUERY))
+    assert fake_pruner.calls[-1]["policy"] == policy
+    postprocessor = TextPrunerPostprocessor(pruner=fake_pruner, policy=policy, threshold=0.6, keep_first=True)
+    postprocessor.postprocess_nodes(make_nodes(), QueryBundle(QUERY))
+    assert fake_pruner.calls[-1]["policy"] == PruningPolicy(threshold=0.6, min_sentences=1, keep_first=True,
+                                                            keep_ratio=0.5, context_token_budget=8)
+    # a mapping is read as a PruningPolicy (as from_dict does) and checked by it
+    assert TextPrunerPostprocessor(policy={"threshold": 0.2}).pruning_policy == PruningPolicy(threshold=0.2)
+    for bad in ({"keep_ratio": 1.5}, {"threshold": -0.1}, {"policy": {"threshold": 2}}):
+        with pytest.raises(ValidationError, match=next(iter(bad.get("policy", bad)))):
+            TextPrunerPostprocessor(**bad)
+
+
+def test_the_equality_case_is_dropped_like_the_real_pruner(fake_pruner):
+    # TEXTS[0]'s sentences hold 1/3, 2/3 and 0 of the query words: at threshold 2/3 the fake keeps
+    # nothing (strict ">"), so the document is dropped; one step below, the 2/3 sentence is kept.
+    at = TextPrunerPostprocessor(pruner=fake_pruner, threshold=2 / 3)
+    assert at.postprocess_nodes(make_nodes()[:1], QueryBundle(QUERY)) == []
+    below = TextPrunerPostprocessor(pruner=fake_pruner, threshold=0.66)
+    assert texts(below.postprocess_nodes(make_nodes()[:1], QueryBundle(QUERY))) == ["He moved to New York in 1884. "]
 
 
 def test_missing_llama_index_core_names_the_extra(monkeypatch):
