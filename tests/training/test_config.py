@@ -150,3 +150,16 @@ def test_recipe_readme_names_every_recipe():
     readme = (REPO / "configs" / "README.md").read_text(encoding="utf-8")
     for recipe in RECIPES:
         assert f"configs/{recipe.name}" in readme
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("evaluation.min_threshold=1.5", "`min_threshold` must be in \\[0, 1\\]"),
+     ("evaluation.thresholds=[0.1, -0.2]", r"`thresholds` must be in \[0, 1\], got \[-0.2\]"),
+     ("evaluation.thresholds=[]", "at least one threshold")],
+)
+def test_calibration_thresholds_are_checked_by_the_policy_check(tmp_path, override, message):
+    path = write_yaml(tmp_path, MINIMAL)
+    with pytest.raises(ValueError, match=message):
+        load_config(path, [override])
+    assert load_config(path, ["evaluation.min_threshold=1", "evaluation.thresholds=[0, 1]"]).evaluation.min_threshold == 1.0

@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..policy import invalid_thresholds
+from ..policy import PruningPolicy, invalid_thresholds
 from .baselines import (
     BM25Selector,
     EmbeddingSelector,
@@ -319,7 +319,7 @@ def _pruner_masks(pruner, queries, run: _Pass, thresholds, kwargs, progress: boo
     """Kept flags per passage at each threshold: from cached probabilities, or one run per threshold
     for the ``fraction_above_threshold`` rule (whose decisions are not a function of the mean)."""
     if _sentence_rounding(pruner) != "fraction_above_threshold":
-        return {t: [[p > t for p in probs] for probs in run.probs] for t in thresholds}
+        return {t: [PruningPolicy(threshold=t).select(probs) for probs in run.probs] for t in thresholds}
     from tqdm.auto import tqdm
 
     logger.info("fraction_above_threshold checkpoint: running the pruner once per threshold (%d)", len(thresholds))

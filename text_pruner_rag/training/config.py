@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..policy import check_threshold, invalid_thresholds
 
 from .preparation import SourceConfig
 
@@ -105,8 +107,25 @@ class LossSettings(_Section):
 class EvaluationSettings(_Section):
     beta: float = Field(2.0, gt=0, description="F-beta used to calibrate default_threshold (2 favours recall).")
     max_queries: Optional[int] = Field(500, ge=1, description="Dev queries used for calibration (None: all).")
-    thresholds: Optional[list[float]] = Field(None, description="Candidate thresholds (default 0.01..0.95).")
-    min_threshold: float = Field(0.0, ge=0, le=1, description="Never calibrate below this threshold.")
+    thresholds: Optional[list[float]] = Field(None, description="Candidate thresholds in [0, 1] (default 0.01..0.95).")
+    min_threshold: float = Field(0.0, description="Never calibrate below this threshold, in [0, 1].")
+
+    # Thresholds are range-checked by the policy's one check (text_pruner_rag.policy.check_threshold).
+    @field_validator("min_threshold")
+    @classmethod
+    def _check_min_threshold(cls, value: float) -> float:
+        return check_threshold(value, "min_threshold")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _check_thresholds(cls, values: Optional[list[float]]) -> Optional[list[float]]:
+        if values is not None:
+            if not values:
+                raise ValueError("`thresholds` must hold at least one threshold (or be null for the default)")
+            bad = invalid_thresholds(values)
+            if bad:
+                raise ValueError(f"`thresholds` must be in [0, 1], got {bad}")
+        return values
 
 
 class OutputSettings(_Section):
