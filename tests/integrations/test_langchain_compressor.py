@@ -45,8 +45,9 @@ def test_returns_pruned_copies_and_keeps_ids_and_metadata(fake_pruner):
     assert "original_page_content" not in out[0].metadata
     assert docs == before  # inputs unchanged
     assert all(o is not d for o in out for d in docs)
-    out[0].metadata["tags"].append("b")  # metadata is a deep copy
-    assert docs[0].metadata["tags"] == ["a"]
+    out[0].metadata["extra"] = 1  # metadata is a new dict: adding keys never touches the input
+    assert "extra" not in docs[0].metadata
+    assert out[0].metadata["tags"] is docs[0].metadata["tags"]  # values are shared, never copied
 
 
 def test_keep_original_stores_the_first_original(fake_pruner):

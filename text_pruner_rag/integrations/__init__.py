@@ -8,7 +8,8 @@ Index (names are imported on first use, so importing this package pulls in neith
 - :class:`~text_pruner_rag.integrations.llama_index.TextPrunerPostprocessor`, a LlamaIndex
   ``BaseNodePostprocessor`` (``pip install "text-pruner-rag[llama-index]"``);
 - :class:`~text_pruner_rag.integrations.settings.PrunerSettings`: the options both adapters share and
-  the order they apply them in (see that module);
+  the order they apply them in, the ``on_error`` failure policy and how metadata is copied (see that
+  module);
 - :class:`~text_pruner_rag.protocols.Pruner`: what the adapters need from a pruner.
 """
 
@@ -20,6 +21,7 @@ _EXPORTS = {
     "TextPrunerPostprocessor": ".llama_index",
     "PrunerSettings": ".settings",
     "OnEmpty": ".settings",
+    "OnError": ".settings",
     "Pruner": "text_pruner_rag.protocols",
 }
 __all__ = sorted(_EXPORTS)

@@ -23,7 +23,6 @@ Only ``langchain-core`` is needed to import this module; ``ContextualCompression
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import os
 import threading
@@ -38,7 +37,7 @@ except ImportError as exc:
         'TextPrunerCompressor needs langchain-core: pip install "text-pruner-rag[langchain]"'
     ) from exc
 
-from text_pruner_rag.integrations.settings import PrunerSettings
+from text_pruner_rag.integrations.settings import PrunerSettings, check_query
 
 if TYPE_CHECKING:
     from text_pruner_rag import TextPruner
@@ -54,7 +53,8 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
 
     Every returned document is a copy made with ``Document.model_copy`` (so ``Document.id`` is kept)
     whose ``page_content`` holds only the kept sentences, in their original order and byte-for-byte.
-    The input documents are never modified. Metadata of each copy (a deep copy of the input's):
+    The input documents are never modified. Metadata of each copy (a new dict holding the input's
+    values, not copies of them, so locks and API clients in metadata are fine):
 
     - ``relevance_score`` (float | None): the reranking score (higher is more relevant). Overwrites
       the key if an earlier reranker set it. None for a document with no text.
@@ -77,6 +77,10 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
     ``TextPrunerCompressor(**compressor.model_dump())`` reloads the same model; it raises
     ``ValueError`` when the pruner was built in memory (``pruner.name_or_path is None``).
 
+    With ``on_error="passthrough"``, a failure to load or run the model returns the input documents
+    unchanged (the same objects, all of them, in input order) after one logged warning; see
+    :mod:`text_pruner_rag.integrations.settings`.
+
     Args:
         model (str, optional): pruner name or path, loaded on first use. Defaults to the embedded model.
         pruner (Pruner, optional): an already loaded pruner (a :class:`~text_pruner_rag.TextPruner` or any
@@ -86,12 +90,14 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget: the
             :class:`~text_pruner_rag.policy.PruningPolicy` options, replacing the policy's fields
             when not None.
-        prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device: see the
+        prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device, on_error: see the
             field descriptions.
 
     Raises:
         ValueError: when ``pruner`` is given together with ``model`` or ``device``.
-        pydantic.ValidationError: for an unknown option, or a value PruningPolicy (or a field bound) refuses.
+        TypeError: ``pruner`` is not a loaded pruner (no ``prune_many``).
+        pydantic.ValidationError: for an unknown option, a value PruningPolicy (or a field bound)
+            refuses, a bool where a number belongs, or a device that does not exist here.
     """
 
     def compress_documents(
@@ -106,7 +112,12 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
                 chain run (see the class docstring).
 
         Returns:
-            list[Document]: pruned copies, chosen and ordered as described in the class docstring.
+            list[Document]: pruned copies, chosen and ordered as described in the class docstring
+            (with ``on_error="passthrough"`` after a model failure: the input documents, unchanged).
+
+        Raises:
+            TypeError, ValueError: ``query`` is not a non-empty str (in every ``on_error`` mode).
+            Exception: whatever loading or running the model raised, with ``on_error="raise"``.
         """
         manager = CallbackManager.configure(inheritable_callbacks=callbacks, local_metadata=self._run_metadata())
         run = manager.on_chain_start(None, {"query": query, "documents": list(documents)}, name=type(self).__name__)
@@ -121,8 +132,9 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
     def _compress(self, documents: Sequence[Document], query: str) -> list[Document]:
         if not documents:
             return []
+        check_query(query, type(self).__name__)
         texts = [doc.page_content for doc in documents]
-        return self._to_documents(documents, texts, self._prune(query, texts))
+        return self._to_documents(documents, texts, self._prune_or_passthrough(query, texts))
 
     def _run_metadata(self) -> dict[str, Any]:
         policy = self.pruning_policy
@@ -146,8 +158,9 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         )
         try:
             if documents:
+                check_query(query, type(self).__name__)
                 texts = [doc.page_content for doc in documents]
-                results = await asyncio.to_thread(self._prune, query, texts)
+                results = await asyncio.to_thread(self._prune_or_passthrough, query, texts)
                 output = self._to_documents(documents, texts, results)
             else:
                 output = []
@@ -157,11 +170,15 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         await run.on_chain_end({"documents": output})
         return output
 
-    def _to_documents(self, documents: Sequence[Document], texts: list[str], results: list) -> list[Document]:
+    def _to_documents(
+        self, documents: Sequence[Document], texts: list[str], results: Optional[list]
+    ) -> list[Document]:
+        if results is None:  # on_error="passthrough" after a failure
+            return list(documents)
         output = []
         for kept in self._select(texts, results):
             doc = documents[kept.index]
-            metadata = copy.deepcopy(doc.metadata)
+            metadata = dict(doc.metadata)  # shallow on purpose: metadata may hold locks or clients
             metadata["relevance_score"] = kept.score
             metadata["compression_rate"] = kept.compression_rate
             if self.keep_original:
@@ -192,7 +209,9 @@ class TextPrunerCrossEncoder(BaseCrossEncoder):
         batch_size (int, optional): token windows per forward pass. None: the pruner's own.
 
     Raises:
-        ValueError: ``pruner`` together with ``model`` or ``device``, or ``batch_size < 1``.
+        ValueError: ``pruner`` together with ``model`` or ``device``, ``batch_size < 1``, or a device
+            that does not exist here.
+        TypeError: ``pruner`` is not a loaded pruner (no ``predict``).
     """
 
     def __init__(
@@ -205,8 +224,17 @@ class TextPrunerCrossEncoder(BaseCrossEncoder):
     ) -> None:
         if pruner is not None and (model is not None or device is not None):
             raise ValueError("TextPrunerCrossEncoder takes either `pruner` or `model`/`device`, not both.")
-        if batch_size is not None and int(batch_size) < 1:
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
             raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+        if pruner is not None and not callable(getattr(pruner, "predict", None)):
+            raise TypeError(
+                f"`pruner` must be a loaded TextPruner (an object with predict), got {type(pruner).__name__}; "
+                "to load a checkpoint by name or path, pass model=... instead"
+            )
+        if device is not None:  # checked now, not at the first query
+            from text_pruner_rag.pruner import _resolve_device
+
+            _resolve_device(device)
         self.model = None if model is None else str(model)
         self.device = device
         self.batch_size = batch_size

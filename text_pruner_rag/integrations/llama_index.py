@@ -24,7 +24,7 @@ except ImportError as exc:
         'TextPrunerPostprocessor needs llama-index-core: pip install "text-pruner-rag[llama-index]"'
     ) from exc
 
-from text_pruner_rag.integrations.settings import PrunerSettings, _Kept
+from text_pruner_rag.integrations.settings import PrunerSettings, _Kept, check_query
 
 __all__ = ["TextPrunerPostprocessor"]
 
@@ -34,9 +34,11 @@ dispatcher = get_dispatcher(__name__)
 class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
     """Reranks nodes for a query and removes their irrelevant sentences, in one batched pass.
 
-    Returns new ``NodeWithScore`` objects over deep copies of the nodes (``node.model_copy(deep=True)``
-    then ``set_content``), so the nodes shared with the docstore, the index and other postprocessors
-    are never rewritten. The node text is read with ``MetadataMode.NONE``, so metadata is neither
+    Returns new ``NodeWithScore`` objects over copies of the nodes (``node.model_copy`` with a new
+    metadata dict and new excluded-key lists, then ``set_content``, which assigns a new text), so the
+    nodes shared with the docstore, the index and other postprocessors are never rewritten. Metadata
+    values are not copied (a lock or an API client in metadata is fine); other node fields are shared
+    with the input node and never modified. The node text is read with ``MetadataMode.NONE``, so metadata is neither
     scored nor baked into the pruned text; kept sentences stay in their original order. On each copy:
 
     - ``NodeWithScore.score`` is the reranking score (higher is more relevant);
@@ -56,6 +58,10 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
     ``pruner=``) and ``TextPrunerPostprocessor.from_dict(...)`` reloads it; they raise ``ValueError``
     when the pruner was built in memory (``pruner.name_or_path is None``).
 
+    With ``on_error="passthrough"``, a failure to load or run the model returns the input nodes
+    unchanged (the same ``NodeWithScore`` objects, all of them, in input order) after one logged
+    warning; see :mod:`text_pruner_rag.integrations.settings`.
+
     Args:
         model (str, optional): pruner name or path, loaded on first use. Defaults to the embedded model.
         pruner (Pruner, optional): an already loaded pruner (a :class:`~text_pruner_rag.TextPruner` or any
@@ -65,12 +71,14 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
         threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget: the
             :class:`~text_pruner_rag.policy.PruningPolicy` options, replacing the policy's fields
             when not None.
-        prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device: see the
+        prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device, on_error: see the
             field descriptions.
 
     Raises:
         ValueError: when ``pruner`` is given together with ``model`` or ``device``.
-        pydantic.ValidationError: for an unknown option, or a value PruningPolicy (or a field bound) refuses.
+        TypeError: ``pruner`` is not a loaded pruner (no ``prune_many``).
+        pydantic.ValidationError: for an unknown option, a value PruningPolicy (or a field bound)
+            refuses, a bool where a number belongs, or a device that does not exist here.
     """
 
     @classmethod
@@ -85,7 +93,7 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         with self._rerank_events(query_bundle, nodes) as output:
-            output.extend(self._to_nodes(nodes, texts, self._prune(query, texts)))
+            output.extend(self._to_nodes(nodes, texts, self._prune_or_passthrough(query, texts)))
         return output
 
     @dispatcher.span
@@ -105,7 +113,7 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         with self._rerank_events(query_bundle, nodes) as output:
-            results = await asyncio.to_thread(self._prune, query, texts)
+            results = await asyncio.to_thread(self._prune_or_passthrough, query, texts)
             output.extend(self._to_nodes(nodes, texts, results))
         return output
 
@@ -128,11 +136,18 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             event.on_end(payload={EventPayload.NODES: output})
         dispatcher.event(ReRankEndEvent(nodes=output))
 
-    def _to_nodes(self, nodes: List[NodeWithScore], texts: List[str], results: list) -> List[NodeWithScore]:
+    def _to_nodes(self, nodes: List[NodeWithScore], texts: List[str], results: Optional[list]) -> List[NodeWithScore]:
+        if results is None:  # on_error="passthrough" after a failure
+            return list(nodes)
         return [self._pruned_node(nodes[kept.index], texts[kept.index], kept) for kept in self._select(texts, results)]
 
     def _pruned_node(self, original: NodeWithScore, text: str, kept: _Kept) -> NodeWithScore:
-        node = original.node.model_copy(deep=True)
+        source = original.node
+        node = source.model_copy(update={  # shallow on purpose: metadata may hold locks or clients
+            "metadata": dict(source.metadata),
+            "excluded_llm_metadata_keys": list(source.excluded_llm_metadata_keys),
+            "excluded_embed_metadata_keys": list(source.excluded_embed_metadata_keys),
+        })
         node.set_content(kept.text)
         added = {"retrieval_score": original.score, "compression_rate": kept.compression_rate}
         if self.keep_original:
@@ -152,4 +167,4 @@ def _query_str(query_bundle: Optional[QueryBundle]) -> str:
             "TextPrunerPostprocessor needs the query: call postprocess_nodes(nodes, query_bundle=...) "
             "or postprocess_nodes(nodes, query_str=...)."
         )
-    return query_bundle.query_str
+    return check_query(query_bundle.query_str, "TextPrunerPostprocessor")

@@ -26,6 +26,18 @@ serialization rather than write something that would reload a different model.
 
 The adapters hold no model logic: the pruner does all the scoring, the adapters only choose and copy.
 They depend only on the :class:`~text_pruner_rag.protocols.Pruner` protocol.
+
+Failure policy (``on_error``): with ``"raise"`` (the default) an error while loading the model or
+running it propagates. With ``"passthrough"`` the adapter logs ONE warning for the call (logger
+``text_pruner_rag.integrations.settings``, naming the error) and returns the input documents/nodes
+unchanged: the same objects, all of them, in input order, with their ids and metadata (no ``top_n``,
+``score_threshold`` or ``token_budget`` is applied, since there are no scores). Sync and async calls
+alike. Errors that are the caller's (an empty query, no query for LlamaIndex, invalid options) are
+raised in both modes. A failed load is retried at the next call.
+
+Copies: returned items get a new metadata dict (a shallow copy: the values, such as locks or API
+clients, are the input's own objects, never copied), so adding the adapter's keys never touches the
+input; nested values are shared with the input.
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
 from ..policy import PruningPolicy
 
 try:
-    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, field_validator, model_validator
 except ImportError as exc:  # pragma: no cover - both frameworks depend on pydantic
     raise ImportError(
         "text_pruner_rag.integrations needs LangChain or LlamaIndex: "
@@ -49,12 +61,15 @@ if TYPE_CHECKING:
     from ..protocols import Pruner
     from ..results import PruningResult
 
-__all__ = ["PrunerSettings", "OnEmpty"]
+__all__ = ["PrunerSettings", "OnEmpty", "OnError"]
 
 logger = logging.getLogger(__name__)
 
 OnEmpty = Literal["drop", "best_sentence", "keep"]
 """What to do with a document whose sentences were all pruned."""
+
+OnError = Literal["raise", "passthrough"]
+"""What to do when loading or running the model fails: raise, or return the input unchanged."""
 
 _LOAD_LOCK = threading.Lock()
 
@@ -162,6 +177,11 @@ class PrunerSettings(BaseModel):
         "documents together, applied after top_n: the most relevant sentences across the documents are "
         "kept, in their original order; documents left empty are dropped. None: the policy's (no budget).",
     )
+    on_error: OnError = Field(
+        default="raise",
+        description='When loading or running the model fails: "raise" the error, or "passthrough": log one '
+        "warning and return the input documents/nodes unchanged (same objects, input order, no top_n).",
+    )
 
     _pruner: Any = PrivateAttr(default=None)
     _pruner_given: bool = PrivateAttr(default=False)
@@ -172,9 +192,41 @@ class PrunerSettings(BaseModel):
                 f"{type(self).__name__} takes either `pruner` (an already loaded TextPruner) or "
                 "`model`/`device` (to load one), not both."
             )
+        if pruner is not None and not callable(getattr(pruner, "prune_many", None)):
+            raise TypeError(
+                f"`pruner` must be a loaded pruner (a TextPruner, or an object with prune_many), got "
+                f"{type(pruner).__name__}; to load a checkpoint by name or path, pass model=... instead"
+            )
         super().__init__(**data)
         self._pruner = pruner
         self._pruner_given = pruner is not None
+
+    @field_validator(
+        "threshold", "min_sentences", "keep_ratio", "context_token_budget", "token_budget",
+        "score_threshold", "top_n", "batch_size", mode="before",
+    )
+    @classmethod
+    def _no_bools(cls, value: Any, info: Any) -> Any:
+        # pydantic would read True as 1 / 1.0 before PruningPolicy sees it: a flag where a number belongs
+        if isinstance(value, bool):
+            raise ValueError(f"`{info.field_name}` must be a number, got {value!r}")
+        return value
+
+    @field_validator("score_threshold")
+    @classmethod
+    def _not_nan(cls, value: Optional[float]) -> Optional[float]:
+        if value is not None and value != value:
+            raise ValueError("`score_threshold` must be a number, got nan")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:  # checked now, not at the first query
+            from ..pruner import _resolve_device
+
+            _resolve_device(value)
+        return value
 
     @model_validator(mode="after")
     def _check_policy(self) -> "PrunerSettings":
@@ -217,6 +269,19 @@ class PrunerSettings(BaseModel):
                     logger.info("Loading pruner %s", self.model or "(embedded default model)")
                     self._pruner = TextPruner.from_pretrained(self.model, device=self.device)
         return self._pruner
+
+    def _prune_or_passthrough(self, query: str, texts: Sequence[str]) -> Optional[list["PruningResult"]]:
+        """:meth:`_prune`, or None (after one warning) when it fails and ``on_error="passthrough"``."""
+        try:
+            return self._prune(query, texts)
+        except Exception as exc:
+            if self.on_error == "raise":
+                raise
+            logger.warning(
+                "%s: loading or running the pruner failed (%s: %s); returning the %d input items unchanged "
+                "(on_error='passthrough')", type(self).__name__, type(exc).__name__, exc, len(texts),
+            )
+            return None
 
     def _prune(self, query: str, texts: Sequence[str]) -> list["PruningResult"]:
         """Rerank and prune all ``texts`` for ``query`` in one batched call, one result per text.
@@ -293,6 +358,15 @@ class PrunerSettings(BaseModel):
         if self.on_empty == "best_sentence" and result.sentences:
             return max(result.sentences, key=lambda s: s.probability).text  # first one on ties
         return None
+
+
+def check_query(query: Any, owner: str) -> str:
+    """The query of an adapter call: a non-empty str (raised in every ``on_error`` mode)."""
+    if not isinstance(query, str):
+        raise TypeError(f"{owner} needs the query as a str, got {type(query).__name__}")
+    if not query.strip():
+        raise ValueError(f"{owner} needs a non-empty query, got {query!r}")
+    return query
 
 
 def _compression(original: str, text: str) -> float:
