@@ -258,3 +258,46 @@ def test_crafted_checkpoints_exit_2_with_one_line(kind, tiny_model_dir, context_
     assert err.count("\n") == 1 and err.startswith("text-pruner-rag prune: error: cannot load model")
     assert folder.name in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["prune", "rerank"])
+def test_query_with_lone_surrogates_exits_2(command, tiny_model_dir, context_file, capsys):
+    # what Python makes of a command-line argument that is not valid UTF-8 (surrogateescape)
+    code, out, err = run([command, "-q", "caf\udce9?", context_file, "-m", tiny_model_dir], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "--query" in err and "not valid UTF-8" in err
+
+
+@pytest.mark.parametrize("data", [b"caf\xe9 au lait.", b"\xff\xfe\x00bad", b"ok \xed\xa0\x80 surrogate."])
+def test_undecodable_stdin_exits_2(data, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    code, out, err = run(["prune", "-q", QUERY, "-", "-m", tiny_model_dir], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "stdin is not UTF-8 text" in err
+
+
+def test_stdin_decoded_with_surrogateescape_exits_2(tiny_model_dir, monkeypatch, capsys):
+    """Under a C/POSIX locale Python reads stdin with errors="surrogateescape"."""
+    stream = io.TextIOWrapper(io.BytesIO(b"caf\xe9."), encoding="utf-8", errors="surrogateescape")
+    monkeypatch.setattr("sys.stdin", stream)
+    code, out, err = run(["prune", "-q", QUERY, "-", "-m", tiny_model_dir], capsys)
+    assert code == 2 and "stdin is not UTF-8 text" in err
+
+
+def test_undecodable_bytes_from_a_real_shell(tiny_model_dir, tmp_path):
+    """The real process: argv and stdin bytes as a shell passes them, no traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), HF_HUB_OFFLINE="1", LC_ALL="C.UTF-8")
+    cmd = [sys.executable.encode(), b"-m", b"text_pruner_rag.cli", b"prune", b"-m", bytes(tiny_model_dir)]
+    argv = subprocess.run(cmd + [b"-q", b"caf\xe9?", b"-"], input=b"Fine text.", env=env, capture_output=True,
+                          timeout=300)
+    stdin = subprocess.run(cmd + [b"-q", b"Where?", b"-"], input=b"caf\xe9.", env=env, capture_output=True,
+                           timeout=300)
+    for proc, what in ((argv, b"--query"), (stdin, b"stdin")):
+        assert proc.returncode == 2, proc.stderr
+        assert what in proc.stderr and b"Traceback" not in proc.stderr and proc.stderr.count(b"\n") == 1

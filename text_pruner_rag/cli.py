@@ -12,7 +12,8 @@ Usage::
 Without ``--model`` the embedded default model is used (offline). Exit codes: 0 success, 1 the
 embedded default model is missing, an optional dependency is missing, or pruning failed
 unexpectedly, 2 bad usage (unknown option, missing file, a pruning option out of range, bad device,
-model path or data format); errors go to stderr.
+model path or data format, a checkpoint that cannot be loaded, text or ``--query`` that is
+not UTF-8); errors go to stderr as one line.
 
 The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep-first``,
 ``--keep-ratio``, ``--context-token-budget``, ``--token-budget``) are those of
@@ -169,12 +170,39 @@ def _add_eval_parser(commands) -> None:
     _add_model_options(ev, query=False)
 
 
+def _decode_utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _UsageError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_stdin() -> str:
+    """stdin as UTF-8 text, whatever the locale; undecodable bytes are a usage error."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return _decode_utf8(buffer.read(), "stdin")
+    text = sys.stdin.read()
+    if _first_surrogate(text) is not None:  # a text stream decoded with errors="surrogateescape"
+        raise _UsageError("stdin is not UTF-8 text (undecodable bytes)")
+    return text
+
+
+def _first_surrogate(text: str) -> Optional[int]:
+    """Index of the first lone surrogate (undecodable input) in ``text``, else None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def _read_text(name: str, stdin_used: list) -> str:
     if name == "-":
         if stdin_used:
             raise _UsageError("stdin ('-') can be read only once")
         stdin_used.append(True)
-        return sys.stdin.read()
+        return _read_stdin()
     path = Path(name)
     if not path.exists():
         raise _UsageError(f"no such file: {name}")
@@ -211,15 +239,24 @@ def _load_pruner(args: argparse.Namespace):
     try:
         return TextPruner.from_pretrained(args.model, device=args.device, language=args.language,
                                           batch_size=args.batch_size)
-    except (FileNotFoundError, CheckpointError) as exc:
-        raise _UsageError(f"cannot load model {args.model or '(default)'}: {exc}") from None
+    except CheckpointError as exc:  # the message names the folder or file
+        raise _UsageError(f"cannot load model: {_one_line(exc)}") from None
+    except FileNotFoundError as exc:
+        raise _UsageError(f"cannot load model {args.model or '(default)'}: {_one_line(exc)}") from None
     except ValueError as exc:  # invalid device and other bad options
         raise _UsageError(str(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _check_query(query: str) -> None:
     if not query.strip():
         raise _UsageError("--query must not be empty")
+    position = _first_surrogate(query)
+    if position is not None:  # bytes the locale could not decode (surrogateescape)
+        raise _UsageError(f"--query is not valid UTF-8 text (undecodable byte at character {position})")
 
 
 def _policy(args: argparse.Namespace):
@@ -409,11 +446,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "eval":
             return _eval(args, command=shlex.join([PROG, *argv]))
         return _prune(args) if args.command == "prune" else _rerank(args)
-    except _UsageError as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (TypeError, ValueError) as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+    except (_UsageError, TypeError, ValueError) as exc:
+        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as exc:  # an optional dependency (eval: rank-bm25, sentence-transformers, matplotlib)
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
