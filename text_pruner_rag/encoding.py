@@ -303,6 +303,11 @@ class WindowEncoder:
         encoded = self.encode_contexts([context], [sentences])[0]
         return self.windows(template, context_index, context, sentences, encoded, language, sentence_labels)
 
+    def empty_window(self, template: QueryTemplate, context_index: int) -> Window:
+        """The query with an empty context (``[CLS] query [SEP] [SEP]`` for BERT): the window of a context
+        that has text but no token (every character dropped by the tokenizer: zero-width, NUL, U+FFFD ...)."""
+        return self._window(template, context_index, EncodedContext([], [], []), [])
+
     def _cut_long_sentence(
         self, group: list[int], sentence: Sentence, context: str, capacity: int, language: str
     ) -> list[list[int]]:

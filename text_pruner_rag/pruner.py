@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Union
@@ -80,12 +81,51 @@ def _resolve_dtype(dtype: Any) -> Optional[torch.dtype]:
     return names[dtype]
 
 
-def _check_query(query: Any) -> str:
+def _check_query(query: Any, name: str = "query") -> str:
     if query is None or not isinstance(query, str):
-        raise TypeError(f"`query` must be a str, got {type(query).__name__}")
+        raise TypeError(f"`{name}` must be a str, got {type(query).__name__}")
     if not query.strip():
-        raise ValueError("`query` must not be empty")
-    return query
+        raise ValueError(f"`{name}` must not be empty")
+    return _check_unicode(query, name)
+
+
+def _check_unicode(text: str, name: str) -> str:
+    """``text`` if it can be encoded as UTF-8 (no lone surrogate, e.g. from undecodable bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"`{name}` is not valid Unicode: lone surrogate {text[exc.start]!r} at position {exc.start} "
+            "(text decoded with errors='surrogateescape'? decode it as UTF-8, or clean it with "
+            "text.encode('utf-8', 'replace').decode())"
+        ) from None
+    return text
+
+
+def _check_count_limit(value: Any, name: str) -> Optional[int]:
+    """``top_n``/``top_k``: None or an integer >= 0 (checked before any model run)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an int >= 0 or None, got {value!r}")
+    if value < 0:
+        raise ValueError(f"`{name}` must be >= 0, got {value}")
+    return int(value)
+
+
+def _context_list(contexts: Any, name: str = "contexts") -> list:
+    """An ordered collection of contexts as a list; unordered or mapping inputs are refused."""
+    if contexts is None or isinstance(contexts, (str, bytes, bytearray)):
+        raise TypeError(f"`{name}` must be a list of contexts (str or list[str]); for one context use prune()")
+    if isinstance(contexts, Mapping):
+        raise TypeError(f"`{name}` must be a list of contexts, got a {type(contexts).__name__} "
+                        "(pass list(d.values()) for its values)")
+    if isinstance(contexts, (set, frozenset)):
+        raise TypeError(f"`{name}` must be an ordered list of contexts, got an unordered {type(contexts).__name__}")
+    try:
+        return list(contexts)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a list of contexts, got {type(contexts).__name__}") from None
 
 
 @dataclass(frozen=True)
@@ -278,10 +318,13 @@ class TextPruner:
         _check_query(query)
         if not isinstance(context, (str, list, tuple)):
             raise TypeError(f"`context` must be a str or a list of str, got {type(context).__name__}")
-        if not isinstance(context, str):
+        if isinstance(context, str):
+            _check_unicode(context, "context")
+        else:
             for i, item in enumerate(context):
                 if not isinstance(item, str):
                     raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
+                _check_unicode(item, f"context[{i}]")
         return self.prune_many(
             query, [context], policy=policy, threshold=threshold, min_sentences=min_sentences,
             keep_first=keep_first, keep_ratio=keep_ratio, token_budget=token_budget,
@@ -340,8 +383,7 @@ class TextPruner:
             ValueError: empty query, a policy option out of range, or an unknown ``language``.
         """
         _check_query(query)
-        if isinstance(contexts, (str, bytes)) or contexts is None:
-            raise TypeError("`contexts` must be a list of contexts (str or list[str]); for one context use prune()")
+        contexts = _context_list(contexts)
         policy = PruningPolicy.from_options(
             policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
             context_token_budget=context_token_budget, token_budget=token_budget,
@@ -357,6 +399,8 @@ class TextPruner:
         for index, context in enumerate(prepared):
             kept = policy.select(probabilities[index], token_counts=token_counts[index],
                                  fractions_above=fractions[index])
+            if not context.text.strip():  # nothing to keep in a whitespace-only context, whatever the policy
+                kept = [False] * len(kept)
             results.append(_assemble(context, probabilities[index], kept, scores[index]))
         if policy.token_budget is not None:
             results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
@@ -471,11 +515,8 @@ class TextPruner:
             TypeError, ValueError: as :meth:`predict`; ValueError for a negative ``top_k``.
         """
         _check_query(query)
-        if isinstance(documents, (str, bytes)) or documents is None:
-            raise TypeError("`documents` must be a list of documents (str or list[str])")
-        if top_k is not None and int(top_k) < 0:
-            raise ValueError(f"`top_k` must be >= 0, got {top_k}")
-        documents = list(documents)
+        documents = _context_list(documents, "documents")
+        top_k = _check_count_limit(top_k, "top_k")
         scores = self.predict([(query, d) for d in documents], batch_size=batch_size,
                               show_progress_bar=show_progress_bar, language=language).tolist()
         ranked = []
@@ -485,7 +526,7 @@ class TextPruner:
                 entry["text"] = documents[i]
             ranked.append(entry)
         ranked.sort(key=lambda e: e["score"], reverse=True)
-        return ranked if top_k is None else ranked[: int(top_k)]
+        return ranked if top_k is None else ranked[:top_k]
 
     def rerank(
         self,
@@ -516,14 +557,11 @@ class TextPruner:
             TypeError, ValueError: as :meth:`prune_many` (bad query or contexts); ValueError for a
                 negative ``top_n``.
         """
+        top_n = _check_count_limit(top_n, "top_n")  # before the model runs
         results = self.prune_many(query, contexts, batch_size=batch_size)
         ranked = [RankedContext(i, r.score, r.context) for i, r in enumerate(results)]
         ranked.sort(key=lambda item: float("-inf") if item.score is None else item.score, reverse=True)
-        if top_n is not None:
-            if int(top_n) < 0:
-                raise ValueError(f"`top_n` must be >= 0, got {top_n}")
-            ranked = ranked[: int(top_n)]
-        return ranked
+        return ranked if top_n is None else ranked[:top_n]
 
     # -- internals -------------------------------------------------------------------------------
     def _scores(self, queries, contexts, language, batch_size, show_progress_bar) -> list[Optional[float]]:
@@ -537,6 +575,7 @@ class TextPruner:
         if language not in LANGUAGES:
             raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
         if isinstance(context, str):
+            _check_unicode(context, f"contexts[{index}]")
             lang = detect_language(context) if language == "auto" else language
             return PreparedContext(context, split_sentences(context, lang), lang)
         if context is None:
@@ -546,6 +585,8 @@ class TextPruner:
                 text, sentences = sentences_from_list(context)
             except TypeError as exc:
                 raise TypeError(f"contexts[{index}]: {exc}") from exc
+            for i, item in enumerate(context):
+                _check_unicode(item, f"contexts[{index}][{i}]")
             lang = detect_language(text) if language == "auto" else language
             return PreparedContext(text, sentences, lang)
         raise TypeError(f"contexts[{index}] must be a str or a list of str, got {type(context).__name__}")
@@ -561,11 +602,14 @@ class TextPruner:
         encoded = self.encoder.encode_contexts([p.text for p in prepared], [p.sentences for p in prepared])
         windows: list[Window] = []
         for index, (context, enc, query) in enumerate(zip(prepared, encoded, queries)):
-            if context.sentences:
+            if context.sentences and context.text.strip():  # whitespace only: not scored (score None)
                 if query not in templates:
                     templates[query] = self.encoder.template(query)
-                windows.extend(self.encoder.windows(
-                    templates[query], index, context.text, context.sentences, enc, context.language))
+                built = self.encoder.windows(
+                    templates[query], index, context.text, context.sentences, enc, context.language)
+                # Text but no token (only characters the tokenizer drops: zero-width, NUL, U+FFFD ...):
+                # score the query against an empty context, so that `score` stays a float.
+                windows.extend(built or [self.encoder.empty_window(templates[query], index)])
         aggregate = SentenceAggregator([len(p.sentences) for p in prepared], threshold)
         scores: list[Optional[float]] = [None] * len(prepared)
         for window, probs, score in self._run(windows, batch_size, show_progress_bar):
@@ -606,5 +650,5 @@ class TextPruner:
 def _assemble(context: PreparedContext, probabilities, kept, score) -> PruningResult:
     scored = [SentenceScore(s.text, s.start, s.end, p, k) for s, p, k in zip(context.sentences, probabilities, kept)]
     pruned = "".join(s.text for s in scored if s.kept)
-    compression = 1.0 - len(pruned) / len(context.text) if context.text else 0.0
+    compression = 1.0 - len(pruned) / len(context.text) if context.text.strip() else 0.0
     return PruningResult(pruned, score, compression, scored, context.text)
