@@ -63,3 +63,23 @@ def tiny_pruner(tiny_model_dir):
     from text_pruner_rag import TextPruner
 
     return TextPruner.from_pretrained(str(tiny_model_dir), device="cpu")
+
+
+# -- hypothesis profiles (tests/test_properties.py) ------------------------------------------------
+# "fast" (the default) keeps `make test` quick and reproducible: a fixed example sequence, no
+# example database. "nightly" explores far more, at random, remembering failures in .hypothesis/:
+#     HYPOTHESIS_PROFILE=nightly make test-nightly      (or: pytest --hypothesis-profile=nightly)
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # hypothesis is a dev extra; the property tests skip without it
+    pass
+else:
+    settings.register_profile(
+        "fast", max_examples=20, deadline=None, derandomize=True, database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.register_profile(
+        "nightly", max_examples=1000, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))

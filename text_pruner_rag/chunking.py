@@ -606,8 +606,9 @@ def split_sentences(
     ``"".join(s.text for s in result) == context``. Each sentence carries its
     trailing whitespace/newlines, leading whitespace of the context belongs to the first sentence,
     every sentence contains at least one non-whitespace character, and no sentence is longer than
-    ``max_chars`` characters (except that a run of whitespace longer than ``max_chars`` is cut hard
-    and may then form a whitespace-only piece).
+    ``max_chars`` characters (except that a cut at ``max_chars`` may leave whitespace over: a run of
+    whitespace longer than ``max_chars``, or the whitespace after a piece that already has
+    ``max_chars`` characters, then forms a whitespace-only piece; checked by the property tests).
 
     English (``"en"``), the offline Punkt path:
         NLTK's ``PunktSentenceTokenizer`` (its algorithm, ``span_tokenize`` for exact spans) with
