@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-slow demo bench figures clean
+.PHONY: install test test-slow test-nightly demo bench figures clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
+
+# Property-based tests with the long hypothesis profile (about 1,000 random examples per property).
+test-nightly: install
+	HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -q tests/test_properties.py
 
 demo: install
 	$(PY) examples/langchain_rag.py

@@ -313,7 +313,8 @@ class TextPruner:
         Raises:
             TypeError: ``query``, ``context`` (or an item of a context list), ``policy`` or an option
                 has the wrong type.
-            ValueError: empty query, or a policy option out of range.
+            ValueError: empty query, a policy option out of range, or a query or context that is not
+                valid Unicode (a lone surrogate; the message names ``query`` or ``context``).
         """
         _check_query(query)
         if not isinstance(context, (str, list, tuple)):
@@ -374,13 +375,21 @@ class TextPruner:
 
         Returns:
             list[PruningResult]: ``n`` results, in input order. An empty or whitespace-only context
-            gives ``PruningResult(pruned_text="", score=None, compression_rate=0.0, sentences=[])``
-            without a model call (there is no text to remove).
+            gives ``PruningResult(pruned_text="", score=None, compression_rate=0.0)`` without a model
+            call, whatever the policy (there is no text to keep or remove; a pre-split whitespace-only
+            context keeps its sentences, all with probability 0.0 and not kept). A context with text
+            but no token (only characters the tokenizer drops: zero-width spaces, NUL, U+FFFD, ...) is
+            scored against an empty context: ``score`` is a float (the same for every such context),
+            every sentence has keep probability 0.0, and the policy applies as usual. See
+            "Behaviour on bad input" in ``docs/bad-input.md``.
 
         Raises:
-            TypeError: ``query`` is not a str, ``contexts`` is a str or None, a context is neither a
-                str nor a list of str, or ``policy``/an option has the wrong type.
-            ValueError: empty query, a policy option out of range, or an unknown ``language``.
+            TypeError: ``query`` is not a str, ``contexts`` is a str, bytes, None, a dict or a set (an
+                ordered list, tuple or iterable is needed), a context is neither a str nor a list of str,
+                or ``policy``/an option has the wrong type.
+            ValueError: empty query, a policy option out of range, an unknown ``language``, or a query
+                or context that is not valid Unicode (a lone surrogate; the message names the argument,
+                e.g. ```contexts[2]```, and the position).
         """
         _check_query(query)
         contexts = _context_list(contexts)
@@ -512,7 +521,8 @@ class TextPruner:
             A document with no text scores ``-inf``.
 
         Raises:
-            TypeError, ValueError: as :meth:`predict`; ValueError for a negative ``top_k``.
+            TypeError, ValueError: as :meth:`predict`; for a ``top_k`` that is not an int >= 0, or
+                ``documents`` that is not an ordered collection (checked before the model runs).
         """
         _check_query(query)
         documents = _context_list(documents, "documents")
@@ -554,8 +564,8 @@ class TextPruner:
             contexts with no text (score None) come last.
 
         Raises:
-            TypeError, ValueError: as :meth:`prune_many` (bad query or contexts); ValueError for a
-                negative ``top_n``.
+            TypeError, ValueError: as :meth:`prune_many` (bad query or contexts); for a ``top_n``
+                that is not an int >= 0 (checked before the model runs).
         """
         top_n = _check_count_limit(top_n, "top_n")  # before the model runs
         results = self.prune_many(query, contexts, batch_size=batch_size)
