@@ -96,7 +96,7 @@ _FUZZ_ALPHABET = list("aZ .,;:!?'\"()-*•\n\n\t0123456789") + list("あア漢�
 
 @pytest.mark.parametrize("seed", range(40))
 def test_tiling_invariant_fuzz(seed: int) -> None:
-    # Seeded random inputs stand in for a hypothesis property test (hypothesis is not installed).
+    # Seeded random inputs: a fixed, fast regression set beside the hypothesis properties (test_properties.py).
     rng = random.Random(seed)
     for _ in range(10):
         context = "".join(rng.choice(_FUZZ_ALPHABET) for _ in range(rng.randint(0, 200)))

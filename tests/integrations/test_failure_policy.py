@@ -182,7 +182,8 @@ def test_bool_thresholds_are_rejected(adapter_class, option):
 
 @pytest.mark.parametrize("adapter_class", ADAPTERS)
 @pytest.mark.parametrize(("option", "value"), [("top_n", True), ("min_sentences", True), ("batch_size", True),
-                                               ("score_threshold", float("nan"))])
+                                               ("keep_ratio", True), ("context_token_budget", True),
+                                               ("token_budget", True), ("score_threshold", float("nan"))])
 def test_other_loose_values_are_rejected(adapter_class, option, value):
     with pytest.raises(ValidationError, match=option):
         adapter_class(**{option: value})
