@@ -35,6 +35,7 @@ def loaded_after(statement: str, modules: tuple[str, ...] = HEAVY) -> dict[str, 
         "import text_pruner_rag.training.preparation",
         "import text_pruner_rag.policy",
         "import text_pruner_rag.protocols",
+        "from text_pruner_rag import Pruner, PruningPolicy",
         "import text_pruner_rag.integrations",
     ],
 )

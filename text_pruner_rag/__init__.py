@@ -34,6 +34,7 @@ _EXPORTS = {
     "SentenceScore": ".results",
     "RankedContext": ".results",
     "PruningPolicy": ".policy",
+    "Pruner": ".protocols",
     "TextPrunerConfig": ".modeling",
     "TextPrunerModel": ".modeling",
 }
@@ -43,6 +44,7 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .modeling import TextPrunerConfig, TextPrunerModel
     from .policy import PruningPolicy
+    from .protocols import Pruner
     from .pruner import TextPruner
     from .results import PruningResult, RankedContext, SentenceScore
 
