@@ -210,6 +210,22 @@ def test_sentence_aggregator_fills_tokenless_sentences_from_neighbours():
     assert aggregate.sentence_probabilities() == [[0.2, 0.2, 1.0]]
 
 
+def test_sentence_aggregator_select_applies_the_checkpoint_rounding():
+    # sentence 0: tokens 0.9, 0.1, 0.1 -> mean 0.367 > 0.3 but only 1/3 of its tokens above 0.3 (> 0.3 too);
+    # sentence 1: tokens 0.35, 0.35, 0.35, 0.0 -> mean 0.26 <= 0.3, but 3/4 of its tokens above 0.3.
+    aggregate = SentenceAggregator([2], threshold=0.3)
+    aggregate.add(0, [0, 0, 0, 1, 1, 1, 1], [0.9, 0.1, 0.1, 0.35, 0.35, 0.35, 0.0])
+    policy = PruningPolicy(threshold=0.3)
+    assert aggregate.select(policy) == [[True, False]]
+    assert aggregate.select(policy, "fraction_above_threshold") == [[True, True]]
+    aggregate = SentenceAggregator([2], threshold=0.4)
+    aggregate.add(0, [0, 0, 0, 1, 1, 1, 1], [0.9, 0.1, 0.1, 0.35, 0.35, 0.35, 0.0])
+    assert aggregate.select(PruningPolicy(threshold=0.4), "fraction_above_threshold") == [[False, False]]
+    assert aggregate.select(PruningPolicy(threshold=0.4, min_sentences=1)) == [[True, False]]
+    with pytest.raises(ValueError, match="sentence_rounding"):
+        aggregate.select(policy, "mean")
+
+
 # -- token budget across documents (pure) ---------------------------------------------------------
 from text_pruner_rag.policy import fit_token_budget, select_within_token_budget  # noqa: E402
 from text_pruner_rag.results import PruningResult, SentenceScore  # noqa: E402

@@ -407,3 +407,20 @@ def test_policy_argument_is_the_keyword_options(tiny_pruner):
     assert tiny_pruner.prune(QUERY, CONTEXTS[1]) == tiny_pruner.prune(QUERY, CONTEXTS[1], policy=default)
     with pytest.raises(TypeError, match="PruningPolicy"):
         tiny_pruner.prune(QUERY, CONTEXTS[0], policy={"threshold": 0.2})
+
+
+def test_fraction_above_threshold_checkpoint_decides_on_token_fractions(tiny_pruner, monkeypatch):
+    # naver Provence's rule: keep iff the fraction of the sentence's tokens above t is itself > t. The
+    # pruner must pass the checkpoint's sentence_rounding to the policy; the two rules differ here.
+    prepared = [tiny_pruner._prepare(i, c, tiny_pruner.language) for i, c in enumerate(CONTEXTS)]
+    differs = False
+    for t in (0.3, 0.45, 0.5, 0.55, 0.7):
+        _, aggregate = tiny_pruner._score([QUERY] * len(prepared), prepared, t, 8, False)
+        by_fraction = [[f > t for f in fractions] for fractions in aggregate.fractions_above()]
+        by_mean = [[p > t for p in probs] for probs in aggregate.sentence_probabilities()]
+        monkeypatch.setattr(tiny_pruner.model.config, "sentence_rounding", "fraction_above_threshold")
+        assert [_kept(r) for r in tiny_pruner.prune_many(QUERY, CONTEXTS, threshold=t)] == by_fraction
+        monkeypatch.setattr(tiny_pruner.model.config, "sentence_rounding", "token_mean")
+        assert [_kept(r) for r in tiny_pruner.prune_many(QUERY, CONTEXTS, threshold=t)] == by_mean
+        differs |= by_fraction != by_mean
+    assert differs

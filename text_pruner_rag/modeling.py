@@ -36,7 +36,7 @@ from transformers import (
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
-from .policy import check_threshold
+from .policy import SENTENCE_ROUNDINGS, check_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ __all__ = ["TextPrunerConfig", "TextPrunerModel", "TextPrunerOutput", "PruningHe
 RANKING_HEADS = ("sequence_classification", "pooler_linear")
 RANKING_ACTIVATIONS = ("sigmoid", "none")
 PRUNING_HEAD_INPUTS = ("hidden_states[-1]", "last_hidden_state")
-SENTENCE_ROUNDINGS = ("token_mean", "fraction_above_threshold")
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

@@ -50,11 +50,19 @@ from .results import PruningResult
 __all__ = [
     "PruningPolicy",
     "SentenceAggregator",
+    "SENTENCE_ROUNDINGS",
     "check_threshold",
     "invalid_thresholds",
     "select_within_token_budget",
     "fit_token_budget",
 ]
+
+
+SENTENCE_ROUNDINGS = ("token_mean", "fraction_above_threshold")
+"""How token keep probabilities become a sentence decision (a checkpoint's ``sentence_rounding``):
+``"token_mean"`` (the policy decides on each sentence's mean token keep probability; ours and
+OpenProvence) or ``"fraction_above_threshold"`` (on the fraction of its tokens above the threshold;
+naver Provence). See :meth:`SentenceAggregator.select`."""
 
 
 def check_threshold(value: Any, name: str = "threshold") -> float:
@@ -301,6 +309,34 @@ class SentenceAggregator:
     def token_counts(self) -> list[list[int]]:
         """Per context, the number of tokens of each sentence (0 for a sentence with no token)."""
         return [list(counts) for counts in self._counts]
+
+    def select(self, policy: PruningPolicy, sentence_rounding: str = "token_mean") -> list[list[bool]]:
+        """The kept mask of every context: :meth:`PruningPolicy.select` on this aggregation.
+
+        Each context is decided on its :meth:`sentence_probabilities` and :meth:`token_counts`; with the
+        ``"fraction_above_threshold"`` rounding also on its :meth:`fractions_above` (whose threshold is
+        the aggregator's: build it with the policy's resolved threshold).
+
+        Args:
+            policy (PruningPolicy): the resolved policy of the call.
+            sentence_rounding (str): one of :data:`SENTENCE_ROUNDINGS` (the checkpoint's). Defaults to
+                ``"token_mean"``.
+
+        Returns:
+            list[list[bool]]: per context, one entry per sentence (sentence order).
+
+        Raises:
+            ValueError: an unknown ``sentence_rounding``, or as :meth:`PruningPolicy.select`.
+        """
+        if sentence_rounding not in SENTENCE_ROUNDINGS:
+            raise ValueError(f"`sentence_rounding` must be one of {list(SENTENCE_ROUNDINGS)}, got {sentence_rounding!r}")
+        probabilities, token_counts = self.sentence_probabilities(), self.token_counts()
+        if sentence_rounding == "fraction_above_threshold":
+            fractions: Sequence[Optional[list[float]]] = self.fractions_above()
+        else:
+            fractions = [None] * len(probabilities)
+        return [policy.select(p, token_counts=c, fractions_above=f)
+                for p, c, f in zip(probabilities, token_counts, fractions)]
 
 
 def _fill_tokenless(values: list[Optional[float]]) -> list[float]:

@@ -401,16 +401,13 @@ class TextPruner:
         scores, aggregate = self._score(
             [query] * len(prepared), prepared, policy.threshold, batch_size or self.batch_size, show_progress_bar
         )
-        probabilities, token_counts = aggregate.sentence_probabilities(), aggregate.token_counts()
-        naver_rule = self.model.config.sentence_rounding == "fraction_above_threshold"
-        fractions = aggregate.fractions_above() if naver_rule else [None] * len(prepared)
+        probabilities = aggregate.sentence_probabilities()
+        masks = aggregate.select(policy, self.model.config.sentence_rounding)
         results = []
-        for index, context in enumerate(prepared):
-            kept = policy.select(probabilities[index], token_counts=token_counts[index],
-                                 fractions_above=fractions[index])
+        for context, probs, kept, score in zip(prepared, probabilities, masks, scores):
             if not context.text.strip():  # nothing to keep in a whitespace-only context, whatever the policy
                 kept = [False] * len(kept)
-            results.append(_assemble(context, probabilities[index], kept, scores[index]))
+            results.append(_assemble(context, probs, kept, score))
         if policy.token_budget is not None:
             results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
         return results
