@@ -498,3 +498,52 @@ def test_public_api() -> None:
     for name in ("Sentence", "detect_language", "split_sentences", "sentences_from_list", "cut_points"):
         assert name in chunking.__all__
     assert chunking.logger.name == "text_pruner_rag.chunking"
+
+
+def _detect_language_by_character(text: str) -> str:
+    """The reference rule, one character at a time (what detect_language computed before it counted
+    with regular expressions); detect_language must agree with it on every input."""
+    from text_pruner_rag.chunking import KANA_FRACTION, _is_kana, _is_kanji
+
+    if text.isascii():
+        return "en"
+    kana = non_space = 0
+    has_kanji = has_full_stop = False
+    for ch in text:
+        if ch.isspace():
+            continue
+        non_space += 1
+        if _is_kana(ch):
+            kana += 1
+        elif ch in "。｡":
+            has_full_stop = True
+        elif _is_kanji(ch):
+            has_kanji = True
+    if kana and kana >= 0.05 * non_space and KANA_FRACTION == 0.05:
+        return "ja"
+    return "ja" if has_full_stop and has_kanji else "en"
+
+
+def test_detect_language_character_classes_cover_exactly_the_reference_ranges() -> None:
+    from text_pruner_rag.chunking import _KANA_RE, _KANJI_RE, _SPACE_RE, _is_kana, _is_kanji
+
+    # every BMP character (all whitespace, kana and these kanji blocks are there) + some beyond
+    for cp in [*range(0x10000), *range(0x10000, 0x110000, 97)]:
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        assert bool(_KANA_RE.fullmatch(ch)) == _is_kana(ch), hex(cp)
+        assert bool(_KANJI_RE.fullmatch(ch)) == _is_kanji(ch), hex(cp)
+        assert bool(_SPACE_RE.fullmatch(ch)) == ch.isspace(), hex(cp)
+
+
+def test_detect_language_agrees_with_the_character_loop() -> None:
+    import random
+
+    rng = random.Random(0)
+    alphabet = list("abc XYZ.,\n\t\u3000\u00a0\u2028。｡éß") + ["あ", "カ", "ｶ", "ー", "東", "京", "\u3400", "\uf900", "한"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(3000)]
+    # around the 5 % kana boundary: k kana among n non-space characters
+    texts += ["é" + "x" * (n - 2) + "あ" * k + " " * n for n in (20, 40, 100) for k in range(0, 4)]
+    for text in texts:
+        assert detect_language(text) == _detect_language_by_character(text), repr(text)

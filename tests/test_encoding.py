@@ -170,3 +170,30 @@ def test_errors():
 def test_max_length_too_small(bert_tokenizer):
     with pytest.raises(ValueError, match="at least 8"):
         WindowEncoder(bert_tokenizer, 4)
+
+
+def _reference_token_map(tokenizer, context, sentences):
+    """Token -> sentence by bisecting each token's first character (the loop encode_contexts replaced)."""
+    import bisect
+
+    enc = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)
+    starts = [s.start for s in sentences]
+    token_starts = [a for a, _ in enc["offset_mapping"]] if sentences else []
+    sentence_ids = [max(0, bisect.bisect_right(starts, a) - 1) for a in token_starts]
+    counts = [sentence_ids.count(i) for i in range(len(sentences))]
+    inside = [sentences[i].start <= a < sentences[i].end for i, a in zip(sentence_ids, token_starts)]
+    return (enc["input_ids"] if sentences else []), sentence_ids, counts, inside
+
+
+@pytest.mark.parametrize("context", CONTEXTS + [JAPANESE, "", "   ", "  Lead. Two.", long_document(200)])
+def test_vectorised_token_map_matches_bisect(bert_tokenizer, context):
+    encoder = WindowEncoder(bert_tokenizer, 64)
+    sentences = split_sentences(context, "auto")
+    got = encoder.encode_contexts([context], [sentences])[0]
+    assert (got.token_ids, got.sentence_ids, got.token_counts, got.inside) == _reference_token_map(
+        bert_tokenizer, context, sentences)
+    # sentences that start after some tokens: those tokens go to the first sentence (clamped at 0)
+    shifted = sentences[1:]
+    got = encoder.encode_contexts([context], [shifted])[0]
+    assert (got.token_ids, got.sentence_ids, got.token_counts, got.inside) == _reference_token_map(
+        bert_tokenizer, context, shifted)

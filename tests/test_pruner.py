@@ -424,3 +424,35 @@ def test_fraction_above_threshold_checkpoint_decides_on_token_fractions(tiny_pru
         assert [_kept(r) for r in tiny_pruner.prune_many(QUERY, CONTEXTS, threshold=t)] == by_mean
         differs |= by_fraction != by_mean
     assert differs
+
+
+# -- from_pretrained keyword arguments -------------------------------------------------------------
+@pytest.mark.parametrize("option", [{"backnd": "onnx"}, {"trust_remote_code": True}, {"threshold": 0.2}])
+def test_from_pretrained_rejects_unknown_keyword_arguments(tiny_model_dir, option):
+    with pytest.raises(TypeError, match=next(iter(option))):
+        TextPruner.from_pretrained(tiny_model_dir, device="cpu", **option)
+
+
+def test_from_pretrained_hub_options_are_explicit(tiny_model_dir):
+    pruner = TextPruner.from_pretrained(tiny_model_dir, device="cpu", revision="main", token=False,
+                                        cache_dir="/nonexistent", local_files_only=True)
+    assert pruner.backend == "torch" and pruner.quantize is None
+
+
+def test_backend_options_are_validated(tiny_model_dir):
+    with pytest.raises(ValueError, match="backend"):
+        TextPruner.from_pretrained(tiny_model_dir, device="cpu", backend="tensorrt")
+    with pytest.raises(ValueError, match="quantize"):
+        TextPruner.from_pretrained(tiny_model_dir, device="cpu", backend="onnx", quantize="int4")
+    with pytest.raises(ValueError, match="needs backend='onnx'"):
+        TextPruner.from_pretrained(tiny_model_dir, device="cpu", quantize="int8")
+
+
+def test_batch_size_does_not_change_results(tiny_pruner):
+    contexts = CONTEXTS + [JAPANESE, long_document(60)]
+    reference = tiny_pruner.prune_many(QUERY, contexts, batch_size=32)
+    for batch_size in (1, 3):
+        results = tiny_pruner.prune_many(QUERY, contexts, batch_size=batch_size)
+        assert [r.score for r in results] == pytest.approx([r.score for r in reference], abs=1e-6)
+        for got, want in zip(results, reference):
+            assert _probabilities(got) == pytest.approx(_probabilities(want), abs=1e-6)

@@ -15,11 +15,12 @@ Requires a "fast" (Rust ``tokenizers``) tokenizer for offsets and ``sequence_ids
 
 from __future__ import annotations
 
-import bisect
 import logging
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
+
+import numpy as np
 
 from .chunking import Sentence, cut_points
 
@@ -174,22 +175,20 @@ class WindowEncoder:
             verbose=False,
         ) if contexts else {"input_ids": [], "offset_mapping": []}
         for ids, offsets, sents in zip(batch["input_ids"], batch["offset_mapping"], sentences):
-            starts = [s.start for s in sents]
-            token_ids: list[int] = []
-            sentence_ids: list[int] = []
-            inside: list[bool] = []
-            counts = [0] * len(sents)
-            for token_id, (start, end) in zip(ids, offsets):
-                if not sents:
-                    break
-                index = max(0, bisect.bisect_right(starts, start) - 1)
-                token_ids.append(token_id)
-                sentence_ids.append(index)
-                inside.append(sents[index].start <= start < sents[index].end)
-                counts[index] += 1
-            encoded.append(EncodedContext(token_ids, sentence_ids, counts, inside))
+            if not sents or not ids:
+                encoded.append(EncodedContext([], [], [0] * len(sents), []))
+                continue
+            # Sentence of each token = the last sentence starting at or before the token's first
+            # character (the first sentence for a token before it); vectorised over the context.
+            starts = np.fromiter((s.start for s in sents), dtype=np.int64, count=len(sents))
+            ends = np.fromiter((s.end for s in sents), dtype=np.int64, count=len(sents))
+            token_starts = np.fromiter((start for start, _ in offsets), dtype=np.int64, count=len(offsets))
+            index = np.maximum(np.searchsorted(starts, token_starts, side="right") - 1, 0)
+            inside = (starts[index] <= token_starts) & (token_starts < ends[index])
+            counts = np.bincount(index, minlength=len(sents))
+            encoded.append(EncodedContext(list(ids), index.tolist(), counts.tolist(), inside.tolist()))
             if not self._warned_unknown:
-                self._check_unknown(token_ids)
+                self._check_unknown(encoded[-1].token_ids)
         return encoded
 
     def _check_unknown(self, token_ids: list[int]) -> None:

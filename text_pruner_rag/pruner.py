@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .backends import BatchRunner, check_backend
 from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
 from .chunking import LANGUAGES, Sentence, detect_language, sentences_from_list, split_sentences
 from .encoding import Window, WindowEncoder
@@ -159,6 +160,17 @@ class TextPruner:
         max_length (int, optional): window size in tokens; defaults to the checkpoint's ``max_length``.
         batch_size (int): windows per forward pass. Defaults to 32.
         language (str): ``"auto"`` (per context), ``"en"`` or ``"ja"`` for sentence splitting. Defaults to ``"auto"``.
+        backend (str): ``"torch"`` (default) runs :attr:`model` in PyTorch; ``"onnx"`` runs the same model
+            exported to ONNX with ONNX Runtime on CPU (both heads; see :mod:`text_pruner_rag.backends.onnx`
+            for where the exported file is cached). Needs the ``onnx`` extra.
+        quantize (str, optional): with ``backend="onnx"``: None (fp32, same probabilities as torch within
+            1e-3) or ``"int8"`` (dynamic int8 quantization: faster, a few sentence decisions may change).
+
+    Raises:
+        ValueError: bad ``language``, ``batch_size``, ``device``, ``dtype``, ``backend`` or ``quantize``;
+            ``backend="onnx"`` with a non-CPU device or a dtype other than float32.
+        ImportError: ``backend="onnx"`` without ``onnx``/``onnxruntime`` installed.
+        OnnxExportError: the model cannot be exported to ONNX faithfully (use ``backend="torch"``).
 
     Example (the embedded English model, default threshold 0.15; output as printed, checked by
     ``tests/test_docs.py``):
@@ -190,7 +202,10 @@ class TextPruner:
         max_length: Optional[int] = None,
         batch_size: int = 32,
         language: str = "auto",
+        backend: str = "torch",
+        quantize: Optional[str] = None,
     ) -> None:
+        check_backend(backend, quantize)
         if language not in LANGUAGES:
             raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
         if int(batch_size) < 1:
@@ -213,6 +228,18 @@ class TextPruner:
         """What the pruner was loaded from: the path or hub id given to :meth:`from_pretrained`, or
         ``"text-pruner-minilm-l6-en"`` for the embedded default model; None for a pruner built
         directly from a model object (it cannot be reloaded by name, e.g. by a serialized adapter)."""
+        self._runner: Optional[BatchRunner] = None
+        if backend == "onnx":
+            self._use_onnx(quantize, checkpoint_folder=None)
+
+    def _use_onnx(self, quantize: Optional[str], checkpoint_folder: Optional[Path]) -> None:
+        if self.device.type != "cpu":
+            raise ValueError(f"backend='onnx' runs on CPU only; got device={str(self.device)!r}")
+        if self.model.dtype != torch.float32:
+            raise ValueError(f"backend='onnx' exports float32 weights; got dtype={self.model.dtype}")
+        from .backends.onnx import load_runner
+
+        self._runner = load_runner(self.model, quantize=quantize, checkpoint_folder=checkpoint_folder)
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -225,8 +252,13 @@ class TextPruner:
         max_length: Optional[int] = None,
         batch_size: int = 32,
         language: str = "auto",
+        backend: str = "torch",
+        quantize: Optional[str] = None,
         allow_pickle: bool = False,
-        **hub_kwargs: Any,
+        revision: Optional[str] = None,
+        token: Union[str, bool, None] = None,
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        local_files_only: bool = False,
     ) -> "TextPruner":
         """Load a pruner: the embedded default (no argument), a local folder, or a hub id.
 
@@ -237,33 +269,74 @@ class TextPruner:
             name_or_path (str | PathLike, optional): checkpoint folder or hub id; None (or
                 ``"text-pruner-minilm-l6-en"`` when no local folder has that name) = the embedded
                 default English model (works offline). Recorded in :attr:`name_or_path`.
-            device, dtype, max_length, batch_size, language: see :class:`TextPruner`.
+            device, dtype, max_length, batch_size, language, backend, quantize: see :class:`TextPruner`.
+                With ``backend="onnx"``, a matching ``onnx/model.onnx`` (``onnx/model_int8.onnx``) in the
+                checkpoint folder is used as is; otherwise the model is exported once into the user
+                cache (``~/.cache/text-pruner-rag/onnx``, or ``$TEXT_PRUNER_RAG_CACHE/onnx``).
             allow_pickle (bool): accept ``pytorch_model.bin`` weights (read with ``weights_only=True``).
                 Defaults to False.
-            **hub_kwargs: passed to ``huggingface_hub.snapshot_download`` (``revision``, ``cache_dir``,
-                ``local_files_only``, ``token``).
+            revision, token, cache_dir, local_files_only: hub download options, passed to
+                ``huggingface_hub.snapshot_download`` (unused for a local folder).
 
         Raises:
+            TypeError: an unknown keyword argument (Python's own check; nothing is silently ignored).
+            ValueError: bad option values (see :class:`TextPruner`).
             FileNotFoundError: the path does not exist and the hub cannot be reached.
             CheckpointError: the checkpoint is malformed (message says what is wrong).
         """
+        check_backend(backend, quantize)
         embedded = name_or_path is None or (
             str(name_or_path) == DEFAULT_MODEL_NAME and not Path(name_or_path).exists()
         )
-        folder = default_model_path() if embedded else resolve_checkpoint(
-            name_or_path, allow_pickle=allow_pickle, **hub_kwargs
-        )
+        if embedded:
+            folder = default_model_path()
+        else:
+            hub = {"revision": revision, "token": token, "cache_dir": cache_dir, "local_files_only": local_files_only}
+            folder = resolve_checkpoint(name_or_path, allow_pickle=allow_pickle,
+                                        **{k: v for k, v in hub.items() if v is not None})
         model = load_pruner_model(folder, allow_pickle=allow_pickle)
         tokenizer = load_tokenizer(folder, model.backbone_config)
         pruner = cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
                      batch_size=batch_size, language=language)
         pruner.name_or_path = DEFAULT_MODEL_NAME if embedded else str(name_or_path)
+        if backend == "onnx":
+            pruner._use_onnx(quantize, checkpoint_folder=Path(folder))
         return pruner
 
-    def save_pretrained(self, path: Union[str, os.PathLike]) -> None:
-        """Write config.json, model.safetensors and the tokenizer files to ``path``."""
+    def save_pretrained(
+        self, path: Union[str, os.PathLike], *, backend: Optional[str] = None, quantize: Optional[str] = None
+    ) -> None:
+        """Write config.json, model.safetensors and the tokenizer files to ``path``.
+
+        Args:
+            path (str | PathLike): the checkpoint folder (created if missing).
+            backend (str, optional): ``"onnx"`` also writes the exported graph, ``onnx/model.onnx`` (fp32)
+                or ``onnx/model_int8.onnx`` (``quantize="int8"``), plus ``onnx/export.json``, which
+                ``from_pretrained(path, backend="onnx", quantize=...)`` then loads without exporting.
+                None/``"torch"``: the PyTorch files only.
+            quantize (str, optional): None or ``"int8"``; only with ``backend="onnx"``.
+
+        Raises:
+            ValueError: bad ``backend``/``quantize``.
+            OnnxExportError: the model cannot be exported to ONNX faithfully.
+        """
+        check_backend(backend or "torch", quantize)
         self.model.save_pretrained(str(path))
         self.tokenizer.save_pretrained(str(path))
+        if backend == "onnx":
+            from .backends.onnx import save_onnx
+
+            save_onnx(self.model, path, quantize=quantize)
+
+    @property
+    def backend(self) -> str:
+        """The inference backend in use: ``"torch"`` or ``"onnx"``."""
+        return "torch" if self._runner is None else "onnx"
+
+    @property
+    def quantize(self) -> Optional[str]:
+        """The quantization of the ONNX graph in use (``"int8"``), None for fp32 or the torch backend."""
+        return getattr(self._runner, "quantize", None)
 
     @property
     def default_threshold(self) -> float:
@@ -632,26 +705,34 @@ class TextPruner:
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO and len(order) > batch_size
         pad_id = self.tokenizer.pad_token_id or 0
+        forward = self._torch_forward if self._runner is None else self._runner
         starts = range(0, len(order), batch_size)
         for start in tqdm(starts, desc="Windows", disable=not show_progress_bar):
             batch = [windows[i] for i in order[start:start + batch_size]]
-            width = max(len(w.input_ids) for w in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            types = torch.zeros((len(batch), width), dtype=torch.long) if batch[0].token_type_ids else None
+            lengths = [len(w.input_ids) for w in batch]
+            width = max(lengths)
+            # One padded array per input for the whole batch (filled row by row, no per-window tensors).
+            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            types = np.zeros((len(batch), width), dtype=np.int64) if batch[0].token_type_ids else None
             for row, w in enumerate(batch):
-                ids[row, : len(w.input_ids)] = torch.tensor(w.input_ids)
-                mask[row, : len(w.input_ids)] = 1
+                ids[row, : lengths[row]] = w.input_ids
+                mask[row, : lengths[row]] = 1
                 if types is not None:
-                    types[row, : len(w.token_type_ids)] = torch.tensor(w.token_type_ids)
-            out = self.model(
-                input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                token_type_ids=None if types is None else types.to(self.device),
-            )
-            keep = self.model.keep_probabilities(out.pruning_logits).cpu().tolist()
-            ranking = self.model.ranking_scores(out.ranking_logits).cpu().tolist()
+                    types[row, : len(w.token_type_ids)] = w.token_type_ids
+            keep, ranking = forward(ids, mask, types)
+            keep, ranking = keep.tolist(), ranking.tolist()
             for row, w in enumerate(batch):
-                yield w, keep[row][: len(w.input_ids)], float(ranking[row])
+                yield w, keep[row][: lengths[row]], float(ranking[row])
+
+    def _torch_forward(self, ids: np.ndarray, mask: np.ndarray, types: Optional[np.ndarray]):
+        """The torch backend: keep probabilities ``(batch, sequence)`` and reranking scores ``(batch,)``, float32."""
+        out = self.model(
+            input_ids=torch.from_numpy(ids).to(self.device), attention_mask=torch.from_numpy(mask).to(self.device),
+            token_type_ids=None if types is None else torch.from_numpy(types).to(self.device),
+        )
+        keep = self.model.keep_probabilities(out.pruning_logits).cpu().numpy()
+        return keep, self.model.ranking_scores(out.ranking_logits).cpu().numpy()
 
 
 def _assemble(context: PreparedContext, probabilities, kept, score) -> PruningResult:
