@@ -37,6 +37,7 @@ def loaded_after(statement: str, modules: tuple[str, ...] = HEAVY) -> dict[str, 
         "import text_pruner_rag.protocols",
         "from text_pruner_rag import Pruner, PruningPolicy",
         "import text_pruner_rag.integrations",
+        "import text_pruner_rag.backends",
     ],
 )
 def test_light_modules_load_neither_torch_nor_transformers(statement):

@@ -242,3 +242,16 @@ def test_embedded_model_int8_keeps_almost_every_decision(embedded, embedded_text
     changed = sum(a != b for a, b in decisions)
     assert changed <= max(1, len(decisions) // 20), f"{changed} of {len(decisions)} decisions changed"
     np.testing.assert_allclose(_probabilities(got), _probabilities(want), atol=0.1, rtol=0)
+
+
+def test_readme_onnx_section_runs_as_written():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Faster on CPU: ONNX Runtime and int8\n(.*?)(?=^## )", readme, flags=re.S | re.M)
+    assert section, "README has no ONNX section"
+    [block] = re.findall(r"```python\n(.*?)```", section.group(1), flags=re.S)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert (namespace["fast"].backend, namespace["fast"].quantize) == ("onnx", "int8")
