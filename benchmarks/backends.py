@@ -11,12 +11,13 @@ and the throughput of ``prune_many`` per backend on the first ``--speed-queries`
 ``--repeats`` passes, backends alternating; batch size and thread count printed) with the speed-up
 over torch fp32 (target >= 2x for int8 on CPU).
 
-Data: XQuAD-en (``--source xquad``: each question with its own paragraph and the next
-``--group-size - 1`` paragraphs of its article) or a project dev set (``--source dev --set qed_dev``).
+Data: the English dev suite of ``text-pruner-rag eval --suite dev`` (CAsT validation+test, WikiQA
+dev+test, QED dev, XQuAD-en), read by the same readers and split into the same gold sentences as the
+eval harness (``--data`` takes any dev set name or data file; ``--limit`` the first N queries of each).
 
-Usage::
+Usage (one command; re-run it after retraining the model)::
 
-    python benchmarks/backends.py --queries 300 --group-size 4 --speed-queries 32 --repeats 3
+    python benchmarks/backends.py --limit 300 --speed-queries 16 --repeats 3 --json runs/backends.json
 """
 
 from __future__ import annotations
@@ -36,24 +37,24 @@ if str(ROOT.parent) not in sys.path:
     sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
 
-from speed import DEFAULT_DATA_DIR, _load, dev_groups  # noqa: E402
+from speed import DEFAULT_DATA_DIR, _load  # noqa: E402
 
 BACKENDS = {"torch": ("torch", None), "onnx-fp32": ("onnx", None), "onnx-int8": ("onnx", "int8")}
 
 
-def xquad_query_groups(data_dir: str, n_queries: int, group_size: int) -> list:
-    """``(question, paragraphs)`` for the first ``n_queries`` XQuAD-en questions (every question of a
-    paragraph, its own paragraph first, then the next paragraphs of the same article)."""
-    path = Path(data_dir) / "xquad_en" / "xquad.en.json"
+def dev_suite_groups(specs: list[str], data_dir: Optional[str], limit: Optional[int]) -> list:
+    """``(spec, query, passages)`` groups of the dev sets ``specs`` (names of
+    :data:`text_pruner_rag.evaluation.datasets.DEV_SETS` or data files), read and prepared exactly as
+    ``text-pruner-rag eval`` does: each passage is its list of gold sentences, so every backend prunes
+    the same sentences. ``limit``: the first queries of each spec."""
+    from text_pruner_rag.evaluation.datasets import load_eval_data
+    from text_pruner_rag.evaluation.harness import _prepare
+
     groups = []
-    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-        paragraphs = [p["context"] for p in article["paragraphs"]]
-        for i, paragraph in enumerate(article["paragraphs"]):
-            contexts = [paragraphs[(i + k) % len(paragraphs)] for k in range(min(group_size, len(paragraphs)))]
-            for qa in paragraph["qas"]:
-                groups.append((qa["question"], contexts))
-                if len(groups) >= n_queries:
-                    return groups
+    for spec in specs:
+        records, _ = load_eval_data([spec], data_dir=data_dir, limit=limit)
+        queries, _ = _prepare(records)
+        groups.extend((spec, q.query, [p.sentences for p in q.passages]) for q in queries)
     return groups
 
 
@@ -81,11 +82,10 @@ def compare(reference: list, other: list) -> dict[str, Any]:
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default")
-    parser.add_argument("--source", default="xquad", choices=["xquad", "dev"])
-    parser.add_argument("--set", default="qed_dev")
+    parser.add_argument("--data", nargs="+", default=["cast_dev", "wikiqa_dev", "qed_dev", "xquad_en"],
+                        help="dev set names or data files (default: the English dev suite)")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--group-size", type=int, default=4)
+    parser.add_argument("--limit", type=int, default=300, help="first N queries of each --data (0: all)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--speed-queries", type=int, default=32, help="groups timed for throughput (0 skips)")
@@ -103,10 +103,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.source == "xquad":
-        groups = xquad_query_groups(args.data_dir, args.queries, args.group_size)
-    else:
-        groups = dev_groups(args.data_dir, args.set, args.queries * args.group_size, args.group_size)
+    groups = dev_suite_groups(args.data, args.data_dir, args.limit or None)
     names = [n.strip() for n in args.backends.split(",")]
     model = None if args.model == "default" else args.model
     pruners = {}
@@ -116,13 +113,16 @@ def main(argv: Optional[list[str]] = None) -> dict:
         pruners[name] = TextPruner.from_pretrained(model, device="cpu", backend=backend, quantize=quantize)
         print(f"loaded {name} in {time.perf_counter() - start:.1f} s", flush=True)
     batch_size = args.batch_size or pruners[names[0]].batch_size
-    results = {name: [p.prune_many(q, c, batch_size=batch_size, show_progress_bar=False) for q, c in groups]
-               for name, p in pruners.items()}
-    n_contexts = sum(len(c) for _, c in groups)
-    report: dict[str, Any] = {"queries": len(groups), "contexts": n_contexts, "source": args.source,
+    results = {}
+    for name, p in pruners.items():
+        start = time.perf_counter()
+        results[name] = [p.prune_many(q, c, batch_size=batch_size, show_progress_bar=False) for _, q, c in groups]
+        print(f"pruned the data with {name} in {time.perf_counter() - start:.0f} s", flush=True)
+    n_contexts = sum(len(c) for _, _, c in groups)
+    report: dict[str, Any] = {"queries": len(groups), "contexts": n_contexts, "data": args.data, "limit": args.limit,
                               "threshold": pruners[names[0]].default_threshold, "batch_size": batch_size,
                               "torch_threads": torch.get_num_threads(), "agreement": {}, "speed": {}}
-    print(f"{len(groups)} queries, {n_contexts} contexts ({args.source}), threshold {report['threshold']}, "
+    print(f"{len(groups)} queries, {n_contexts} contexts ({', '.join(args.data)}, limit {args.limit}), threshold {report['threshold']}, "
           f"batch_size={batch_size}, threads={torch.get_num_threads()}")
     for name in names[1:]:
         report["agreement"][name] = a = compare(results[names[0]], results[name])
@@ -130,15 +130,21 @@ def main(argv: Optional[list[str]] = None) -> dict:
               f"({100 * a['decisions_changed_fraction']:.2f}%), probability diff max {a['max_probability_diff']:.4f} "
               f"mean {a['mean_probability_diff']:.4f}, score diff max {a['max_score_diff']:.4f} "
               f"mean {a['mean_score_diff']:.4f}, top-1 context changed for {a['top1_changed']}/{a['queries']} queries")
+        a["per_set"] = {}
+        for spec in args.data:
+            rows = [i for i, g in enumerate(groups) if g[0] == spec]
+            a["per_set"][spec] = b = compare([results[names[0]][i] for i in rows], [results[name][i] for i in rows])
+            print(f"    {spec:12s} {b['decisions_changed']}/{b['sentences']} ({100 * b['decisions_changed_fraction']:.2f}%) "
+                  f"changed, probability diff max {b['max_probability_diff']:.4f}")
     if args.speed_queries > 0:
         timed = groups[: args.speed_queries]
-        n = sum(len(c) for _, c in timed)
+        n = sum(len(c) for _, _, c in timed)
         times: dict[str, list[float]] = {name: [] for name in names}
         for repeat in range(max(1, args.repeats)):
             order = names[repeat % len(names):] + names[: repeat % len(names)]
             for name in order:
                 start = time.perf_counter()
-                for q, c in timed:
+                for _, q, c in timed:
                     pruners[name].prune_many(q, c, batch_size=batch_size, show_progress_bar=False)
                 times[name].append(time.perf_counter() - start)
         base = statistics.median(times[names[0]])
