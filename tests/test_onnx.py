@@ -135,6 +135,35 @@ def test_int8_runs_and_stays_close_on_the_tiny_model(tiny_model_dir, tiny_pruner
     np.testing.assert_allclose(probabilities, _probabilities(want), atol=0.05, rtol=0)
 
 
+def test_int8_keeps_narrowing_matmuls_float(tiny_pruner, tmp_path):
+    import onnx
+
+    fp32 = onnx_backend.export_onnx(tiny_pruner.model, tmp_path / "fp32.onnx")
+    int8 = onnx_backend.export_onnx(tiny_pruner.model, tmp_path / "int8.onnx", quantize="int8")
+    source = onnx.load(str(fp32))
+    shapes = {i.name: tuple(i.dims) for i in source.graph.initializer}
+    weighted = [n for n in source.graph.node if n.op_type in ("MatMul", "Gemm") and len(shapes.get(n.input[1], ())) == 2]
+    # every layer's feed-forward down-projection and the pruning head; the Gemm classifiers are quantized
+    narrowing = onnx_backend.narrowing_matmuls(source)
+    layers = tiny_pruner.model.backbone_config.num_hidden_layers
+    assert len(narrowing) == layers + 1
+    assert sum("output/dense" in name and "attention" not in name for name in narrowing) == layers
+    nodes = {n.name: n.op_type for n in onnx.load(str(int8)).graph.node}
+    assert all(nodes.get(name) == "MatMul" for name in narrowing)  # still float
+    assert sum(op == "MatMulInteger" for op in nodes.values()) == len(weighted) - len(narrowing)
+
+
+def test_shipped_int8_of_another_recipe_is_not_used(tiny_pruner, tmp_path, onnx_cache, caplog):
+    tiny_pruner.save_pretrained(tmp_path / "ckpt", backend="onnx", quantize="int8")
+    meta_path = tmp_path / "ckpt" / "onnx" / "export.json"
+    meta = json.loads(meta_path.read_text())
+    meta["files"]["model_int8.onnx"]["recipe"] = "older"
+    meta_path.write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING):
+        loaded = TextPruner.from_pretrained(tmp_path / "ckpt", device="cpu", backend="onnx", quantize="int8")
+    assert loaded._runner.path.parent.parent == onnx_cache and "another recipe" in caplog.text
+
+
 # -- caching and saved graphs ------------------------------------------------------------------------
 def test_second_load_reuses_the_cache(tiny_model_dir, onnx_cache, monkeypatch):
     TextPruner.from_pretrained(tiny_model_dir, device="cpu", backend="onnx")
