@@ -12,7 +12,7 @@ import math
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from text_pruner_rag.chunking import cut_points, detect_language, sentences_from_list, split_sentences  # noqa: E402
@@ -60,6 +60,8 @@ def _signature(result):
 
 # -- splitter -------------------------------------------------------------------------------------
 @given(text=texts, language=languages, max_chars=st.one_of(st.none(), st.integers(1, 60)))
+@example(text=" The", language="en", max_chars=2)  # found by the nightly profile: was [" ", "Th", "e"]
+@example(text="\n\n  Hello there", language="ja", max_chars=4)
 def test_sentences_tile_the_text(text, language, max_chars):
     kwargs = {} if max_chars is None else {"max_chars": max_chars}
     sentences = split_sentences(text, language, **kwargs)

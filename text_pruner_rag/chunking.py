@@ -305,7 +305,8 @@ def _cut_long(text: str, start: int, end: int, language: str, max_chars: int) ->
     second half of the window: first after a newline, then after punctuation (``; : ,`` and
     sentence or clause marks), then any word start / phrase boundary, the last such point winning.
     If the second half has none, the last cut point of the window is used; if the window has
-    none at all, the cut is hard (exactly ``max_chars`` characters).
+    none at all, the cut is hard (exactly ``max_chars`` characters). A cut point that would leave a
+    whitespace-only piece (after leading whitespace) is not used.
     """
     piece = text[start:end]
     points = cut_points(piece, language)
@@ -324,12 +325,14 @@ def _cut_long(text: str, start: int, end: int, language: str, max_chars: int) ->
         half = pos + (max_chars + 1) // 2
         while j < len(points) and points[j] <= limit:
             p = points[j]
+            j += 1
+            if piece[pos:p].isspace():  # would leave a whitespace-only piece (leading whitespace)
+                continue
             last = p
             if p >= half:
                 key = (_cut_class(piece, p), p)
                 if best_key is None or key > best_key:
                     best, best_key = p, key
-            j += 1
         cut = best if best is not None else (last if last is not None else limit)
         spans.append((start + pos, start + cut))
         pos = cut
