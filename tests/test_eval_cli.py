@@ -296,3 +296,23 @@ def test_detect_format_of_the_issue_8_formats(tmp_path):
     selqa = [{"question": "q?", "candidates": ["A.", "B."], "answers": [0], "article": "T"}]
     (tmp_path / "selqa.json").write_text(json.dumps(selqa), encoding="utf-8")
     assert detect_format(tmp_path / "selqa.json") == "selqa"
+
+
+def test_jaquad_dev_is_the_gold_paragraph_and_four_same_article_paragraphs(tmp_path):
+    # issue #9's JaQuAD dev figures are over the answer paragraph + 4 other paragraphs of its article
+    raw = tmp_path / "raw"
+    (raw / "jaquad" / "dev").mkdir(parents=True)
+    paragraphs = [{"context": f"段落{i}の文です。答えは{i}番です。",
+                   "qas": [{"id": f"q{i}", "question": f"段落{i}の答えは？", "answers": [{"text": f"{i}番", "answer_start": 11}]}]}
+                  for i in range(7)]  # fmt: skip
+    data = {"version": "1.1", "data": [{"title": "記事", "paragraphs": paragraphs}]}
+    (raw / "jaquad" / "dev" / "jaquad_dev_0000.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert D.SUITES["dev-ja"] == ("jaquad_dev",)
+    records, described = load_eval_data(["jaquad_dev"], data_dir=raw, limit=3)
+    assert len(records) == 3 and described[0]["format"] == "squad"
+    for i, record in enumerate(records):
+        assert [p.label for p in record.passages] == [1, 0, 0, 0, 0]
+        assert f"{i}番" in record.passages[0].text
+        others = {p.text for p in record.passages[1:]}
+        assert len(others) == 4 and record.passages[0].text not in others
+        assert others <= {p["context"] for p in paragraphs}

@@ -71,8 +71,9 @@ DEV_SETS: dict[str, DevSet] = {
         DevSet("xquad_en", "squad", ("xquad_en/xquad.en.json",), {"max_negatives": None}, "en",
                "XQuAD English (1,190 SQuAD v1.1 dev questions); passages = every paragraph of the article, "
                "the answer paragraph first"),
-        DevSet("jaquad_dev", "squad", ("jaquad/dev",), {"max_negatives": 5}, "ja",
-               "JaQuAD dev (3,939 questions); the answer paragraph + up to 5 other paragraphs of the article"),
+        DevSet("jaquad_dev", "squad", ("jaquad/dev",), {"max_negatives": 4}, "ja",
+               "JaQuAD dev (3,939 questions); the answer paragraph + up to 4 other paragraphs of the same "
+               "article (issue #9's target set: answer retention, compression, emptied, gold-paragraph MRR)"),
         DevSet("cast_dev", "cast_answerability", ("cast_answerability",), {"partitions": ["validation", "test"]},
                None, "TREC CAsT answerability, validation + test partitions (multi-sentence human labels, "
                "unanswerable passages)"),
