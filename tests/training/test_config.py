@@ -163,3 +163,19 @@ def test_calibration_thresholds_are_checked_by_the_policy_check(tmp_path, overri
     with pytest.raises(ValueError, match=message):
         load_config(path, [override])
     assert load_config(path, ["evaluation.min_threshold=1", "evaluation.thresholds=[0, 1]"]).evaluation.min_threshold == 1.0
+
+
+def test_stage3_recipes_permissive_twin_drops_only_the_research_sources():
+    from text_pruner_rag.training.readers import PERMISSIVE_FORMATS
+
+    research = load_config(REPO / "configs" / "minilm-en-default-stage3.yaml")
+    permissive = load_config(REPO / "configs" / "minilm-en-permissive-stage3.yaml")
+    assert {s.format for s in permissive.data.train} <= set(PERMISSIVE_FORMATS)
+    dropped = [s for s in research.data.train if s not in permissive.data.train]
+    assert {s.format for s in dropped} == {"cast_answerability", "multirc_eraser", "wikiqa"}
+    # the CAsT partitions used for dev (validation, test) are never trained on
+    cast = [s for s in research.data.train if s.format == "cast_answerability"]
+    assert [s.options["partitions"] for s in cast] == [["train"]]
+    assert not any("WikiQA-dev" in str(s.path) or "WikiQA-test" in str(s.path) for s in research.data.train)
+    assert research.loss == permissive.loss and research.training == permissive.training
+    assert research.loss.unknown == "soft"

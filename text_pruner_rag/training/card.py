@@ -21,7 +21,8 @@ from .readers.registry import LICENSE_NOTES
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["collect_dev_predictions", "calibrate", "card_metadata", "write_model_card", "plot_sweep"]
+__all__ = ["collect_dev_predictions", "calibrate", "card_metadata", "research_formats", "write_model_card",
+           "plot_sweep"]
 
 CARD_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 CARD_TAGS = ["text-pruner-rag", "context-pruning", "reranking", "rag", "provence"]
@@ -62,6 +63,11 @@ def _hub_datasets(sources: Sequence[dict[str, Any]]) -> list[str]:
     return found
 
 
+def research_formats(sources: Sequence[dict[str, Any]]) -> list[str]:
+    """Formats among ``sources`` whose license note says RESEARCH DATA (sorted, unique)."""
+    return sorted({str(s.get("format")) for s in sources if "RESEARCH DATA" in LICENSE_NOTES.get(str(s.get("format")), "")})
+
+
 def card_metadata(
     *,
     backbone: str,
@@ -78,8 +84,10 @@ def card_metadata(
             known local copy, see :data:`KNOWN_BACKBONES`; omitted otherwise).
         sources, dev_sources (Sequence[dict]): the ``data.train``/``data.dev`` source entries
             (``format``, ``path``, ``language``...).
-        license (str, optional): Hugging Face license id of the weights. None: ``cc-by-sa-4.0`` when
-            a training or dev source's license note says CC BY-SA (share-alike data), else the
+        license (str, optional): Hugging Face license id of the weights. None: ``other`` when a
+            *training* source's license note says RESEARCH DATA (CAsT, MultiRC, WikiQA: the weights
+            carry research-only terms, see the card's license list), else ``cc-by-sa-4.0`` when a
+            training or dev source's license note says CC BY-SA (share-alike data), else the
             backbone's license when known, else ``other``.
         language (str | list[str], optional): ISO 639-1 codes. None: the sources' ``language``
             values, ``en`` for a source without one (the readers' default); ``auto`` is ignored.
@@ -93,7 +101,10 @@ def card_metadata(
     all_sources = list(sources) + list(dev_sources)
     if license is None:
         notes = [LICENSE_NOTES.get(str(s.get("format")), "") for s in all_sources]
-        license = "cc-by-sa-4.0" if any("CC BY-SA" in n for n in notes) else backbone_license or "other"
+        if research_formats(sources):
+            license = "other"
+        else:
+            license = "cc-by-sa-4.0" if any("CC BY-SA" in n for n in notes) else backbone_license or "other"
     if language is None:
         language = sorted({s.get("language") or "en" for s in all_sources} - {"auto"}) or ["en"]
     if datasets is None:
@@ -184,12 +195,14 @@ def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str,
                      threshold: float, beta: float, card_table: list[dict[str, float]],
                      train_metrics: dict[str, Any], extra_sections: Optional[list[str]] = None,
                      license: Optional[str] = None, language: Optional[Union[str, list[str]]] = None,
-                     datasets: Optional[list[str]] = None) -> Path:
+                     datasets: Optional[list[str]] = None, init_from: Optional[str] = None) -> Path:
     """Write ``README.md`` (and ``threshold_sweep.png`` if a table is given) into ``folder``.
 
     The card is a ``huggingface_hub.ModelCard`` whose metadata comes from :func:`card_metadata`
     (``license``, ``language`` and ``datasets`` are passed to it), so the hub shows its license,
-    base model, datasets, languages and pipeline tag.
+    base model, datasets, languages and pipeline tag. ``backbone`` is the original encoder (it gives
+    ``base_model``); ``init_from`` names the pruner checkpoint the run continued from, if any. When a
+    training source is research data, the card says so above the usage section.
 
     Returns:
         Path: the written ``README.md``.
@@ -202,6 +215,11 @@ def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str,
     train_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}` (limit {s.get('limit')})" for s in sources)
     dev_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}`" for s in dev_sources) or "- none"
     metrics = "\n".join(f"- {k}: {v}" for k, v in sorted(train_metrics.items()))
+    lineage = f"\n- Initialised from: `{init_from}` (training continued from these weights)" if init_from else ""
+    research = research_formats(sources)
+    warning = (f"\n\n**Trained on research-only data ({', '.join(research)})**: see the licenses below before any "
+               "commercial use; a recipe on permissively licensed data only gives weights without this "
+               "restriction." if research else "")
     sweep = ""
     if card_table:
         plot_sweep(card_table, folder / "threshold_sweep.png", beta, threshold)
@@ -216,8 +234,8 @@ A context pruner and reranker in the Provence family (Chirkova et al., ICLR 2025
 `python -m text_pruner_rag.training`. One forward pass gives a reranking score for a passage and a
 keep probability per token; sentences whose mean keep probability exceeds the threshold are kept.
 
-- Backbone: `{backbone}` ({backbone_license})
-- Calibrated `default_threshold`: **{threshold:.2f}** (best sentence-level F{beta:g} on the dev data below)
+- Backbone: `{backbone}` ({backbone_license}){lineage}
+- Calibrated `default_threshold`: **{threshold:.2f}** (best sentence-level F{beta:g} on the dev data below){warning}
 
 ## Usage
 

@@ -259,7 +259,7 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
                        wall_clock_minutes=round((time.time() - started) / 60, 1))
         write_model_card(final, name=config.output.model_name, command=command or "",
                          config_yaml=config_text or yaml.safe_dump(config.model_dump(), sort_keys=False),
-                         backbone=config.model.init_from or config.model.backbone,
+                         backbone=config.model.backbone, init_from=config.model.init_from,
                          backbone_license=_backbone_license(config.model.backbone),
                          sources=[s.model_dump() for s in config.data.train],
                          dev_sources=[s.model_dump() for s in config.data.dev], threshold=threshold,
@@ -283,7 +283,8 @@ def _mined(config: TrainConfig, records: list[Record], dry_run: bool) -> list[Re
     cache = None
     if not dry_run and neg.method != "none":
         folder = Path(config.data.prepared_dir or Path(config.output.dir) / "data")
-        key = f"{neg.method}-{neg.num_negatives}-{neg.skip_top}-{int(neg.exclude_answers)}-{len(records)}"
+        method = "bm25s" if neg.method == "bm25" else neg.method  # the bm25s miner; rank-bm25 caches differ
+        key = f"{method}-{neg.num_negatives}-{neg.skip_top}-{int(neg.exclude_answers)}-{len(records)}"
         if neg.languages is not None:
             key += "-" + "+".join(sorted(neg.languages))
         cache = folder / f"train.mined-{key}.jsonl"
