@@ -295,7 +295,7 @@ def test_bm25_negatives_skip_answers_and_own_passages(records):
     assert mine_negatives(records, method="bm25", num_negatives=3) == mined  # deterministic
 
 
-def test_bm25_ranks_by_shared_terms_and_skips_queries_without_known_terms():
+def test_bm25_ranks_by_shared_terms_then_pool_order():
     from types import SimpleNamespace
 
     from text_pruner_rag.training.negatives import _bm25_rankings
@@ -304,9 +304,9 @@ def test_bm25_ranks_by_shared_terms_and_skips_queries_without_known_terms():
         "the cat sat on the mat", "dogs bark loudly at night", "a cat and a dog met", "quantum physics lecture")]
     queries = [SimpleNamespace(query=q) for q in ("cat dog", "zzz unseen", "quantum physics")]
     ranked = _bm25_rankings(queries, pool, "en", None, 64, depth=3)
-    assert ranked[0][0] == 2 and 0 in ranked[0] and 3 not in ranked[0]  # both terms beat one term
-    assert ranked[1] == []  # no query term in the pool: no hits (not arbitrary passages)
-    assert ranked[2] == [3]
+    assert ranked[0] == [2, 0, 1]  # both terms, then one term, then no shared term (pool order)
+    assert ranked[1] == [0, 1, 2]  # no query term in the pool: pool order
+    assert ranked[2] == [3, 0, 1]
 
 
 def test_bm25_excludes_a_passage_holding_the_answer():

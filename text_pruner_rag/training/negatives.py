@@ -136,9 +136,14 @@ def _bm25_rankings(records, pool, language, model, batch_size, depth):
             docs, scores = retriever.retrieve([batch[i] for i in known], k=k, show_progress=False,
                                               n_threads=1)
             for row, i in enumerate(known):
-                # best first, ties by pool position (deterministic); zero scores are no match
                 order = sorted(range(k), key=lambda j: (-float(scores[row][j]), int(docs[row][j])))
                 hits[i] = [int(docs[row][j]) for j in order if scores[row][j] > 0]
+        for ranked in hits:
+            # passages sharing no term with the query come last, in pool order (as rank-bm25's zero
+            # scores did): every query gets its negatives while the pool has passages
+            taken = set(ranked)
+            ranked.extend(j for j in range(len(pool)) if j not in taken)
+            del ranked[k:]
         rankings.extend(hits)
     return rankings
 
