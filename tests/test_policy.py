@@ -129,6 +129,21 @@ def test_calibration_on_a_hand_made_dev_set_one_tie_rule():
         best_sweep_row([])
 
 
+def test_min_recall_picks_the_most_compressing_threshold_that_keeps_the_recall():
+    probs = [0.95, 0.8, 0.55, 0.3, 0.25, 0.1, 0.05]
+    labels = [1, 1, 0, 1, 0, 0, 0]
+    table = threshold_sweep(probs, labels, [1] * len(probs), [0.2, 0.26, 0.28, 0.5, 0.9])
+    # recall: 1 at 0.2/0.26/0.28, 2/3 at 0.5, 1/3 at 0.9
+    assert best_sweep_row(table, min_recall=0.9)["threshold"] == pytest.approx(0.28)
+    assert best_sweep_row(table, min_recall=0.6)["threshold"] == pytest.approx(0.5)
+    assert best_sweep_row(table, min_recall=0.0)["threshold"] == pytest.approx(0.9)
+    # nobody reaches it: the highest recall, ties to the highest threshold
+    low_recall = [row for row in table if row["threshold"] >= 0.5]
+    assert best_sweep_row(low_recall, min_recall=0.9)["threshold"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="min_recall"):
+        best_sweep_row(table, min_recall=1.5)
+
+
 def test_training_calibration_uses_the_same_picker(monkeypatch):
     from text_pruner_rag.training import card
 
@@ -136,6 +151,8 @@ def test_training_calibration_uses_the_same_picker(monkeypatch):
     monkeypatch.setattr(card, "collect_dev_predictions", lambda *a: (probs, labels, lengths))
     best, table, _ = card.calibrate(None, [], thresholds=[0.2, 0.26, 0.28, 0.5])
     assert best == best_threshold(probs, labels, lengths, [0.2, 0.26, 0.28, 0.5])["threshold"] == 0.28
+    # the recipe's evaluation.min_recall reaches the same picker
+    assert card.calibrate(None, [], thresholds=[0.2, 0.26, 0.28, 0.5], min_recall=0.6)[0] == 0.5
     monkeypatch.setattr(card, "collect_dev_predictions", lambda *a: ([], [], []))
     with pytest.raises(ValueError, match="empty"):
         card.calibrate(None, [])

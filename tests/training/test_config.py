@@ -155,6 +155,7 @@ def test_recipe_readme_names_every_recipe():
 @pytest.mark.parametrize(
     "override, message",
     [("evaluation.min_threshold=1.5", "`min_threshold` must be in \\[0, 1\\]"),
+     ("evaluation.min_recall=2", "`min_recall` must be in \\[0, 1\\]"),
      ("evaluation.thresholds=[0.1, -0.2]", r"`thresholds` must be in \[0, 1\], got \[-0.2\]"),
      ("evaluation.thresholds=[]", "at least one threshold")],
 )
@@ -179,3 +180,4 @@ def test_stage3_recipes_permissive_twin_drops_only_the_research_sources():
     assert not any("WikiQA-dev" in str(s.path) or "WikiQA-test" in str(s.path) for s in research.data.train)
     assert research.loss == permissive.loss and research.training == permissive.training
     assert research.loss.unknown == "soft"
+    assert research.evaluation.min_recall == permissive.evaluation.min_recall == 0.85

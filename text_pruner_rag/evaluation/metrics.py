@@ -434,15 +434,25 @@ def best_threshold(
     return best_sweep_row(threshold_sweep(probabilities_per_sentence, gold, char_lengths, thresholds, beta))
 
 
-def best_sweep_row(rows: Sequence[dict]) -> dict:
-    """The row of a :func:`threshold_sweep` table with the highest ``f_beta``.
+def best_sweep_row(rows: Sequence[dict], min_recall: Optional[float] = None) -> dict:
+    """The row of a :func:`threshold_sweep` table with the highest ``f_beta``, or the most compressing
+    row that keeps ``recall >= min_recall``.
 
     Ties (F-beta equal to 12 decimals) go to the **highest** threshold: at equal F-beta it removes at
-    least as many characters.
+    least as many characters. With ``min_recall`` (a fraction in [0, 1]) the pick is the **highest**
+    threshold whose sentence recall reaches ``min_recall`` (the most compression at that recall); when no
+    row reaches it, the row with the highest recall (ties: the highest threshold).
 
     Raises:
-        ValueError: ``rows`` is empty.
+        ValueError: ``rows`` is empty, or ``min_recall`` is outside [0, 1].
     """
     if not rows:
         raise ValueError("best_sweep_row expects at least one sweep row, but got none.")
+    if min_recall is not None:
+        if not 0.0 <= min_recall <= 1.0:
+            raise ValueError(f"min_recall must be in [0, 1], got {min_recall!r}")
+        reaching = [row for row in rows if row["recall"] >= min_recall]
+        if reaching:
+            return max(reaching, key=lambda row: row["threshold"])
+        return max(rows, key=lambda row: (round(row["recall"], 12), row["threshold"]))
     return max(rows, key=lambda row: (round(row["f_beta"], 12), row["threshold"]))

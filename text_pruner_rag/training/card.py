@@ -141,10 +141,13 @@ def collect_dev_predictions(pruner, records: Sequence[Record], max_queries: Opti
 
 
 def calibrate(pruner, records: Sequence[Record], *, beta: float = 2.0, max_queries: Optional[int] = 500,
-              thresholds: Optional[Sequence[float]] = None, min_threshold: float = 0.0):
-    """Pick the F-beta-best threshold on dev records; returns ``(threshold, full table, card table)``.
+              thresholds: Optional[Sequence[float]] = None, min_threshold: float = 0.0,
+              min_recall: Optional[float] = None):
+    """Pick a threshold on dev records; returns ``(threshold, full table, card table)``.
 
-    The pick is :func:`~text_pruner_rag.evaluation.metrics.best_sweep_row` (ties: the highest threshold).
+    The pick is :func:`~text_pruner_rag.evaluation.metrics.best_sweep_row`: the F-beta-best threshold
+    (ties: the highest), or with ``min_recall`` the highest threshold whose sentence recall is at least
+    ``min_recall`` (the most compression at that recall).
 
     Raises:
         ValueError: no dev sentence.
@@ -154,9 +157,10 @@ def calibrate(pruner, records: Sequence[Record], *, beta: float = 2.0, max_queri
         raise ValueError("cannot calibrate a threshold on an empty dev set")
     candidates = [t for t in (thresholds or [round(0.01 * i, 2) for i in range(1, 96)]) if t >= min_threshold]
     table = threshold_sweep(probs, labels, lengths, candidates, beta=beta)
-    best = best_sweep_row(table)["threshold"]
+    best = best_sweep_row(table, min_recall=min_recall)["threshold"]
     card = threshold_sweep(probs, labels, lengths, sorted(set(CARD_THRESHOLDS) | {best}), beta=beta)
-    logger.info("calibrated default_threshold=%.2f on %d dev sentences", best, len(probs))
+    logger.info("calibrated default_threshold=%.2f on %d dev sentences (%s)", best, len(probs),
+                f"highest threshold with recall >= {min_recall}" if min_recall is not None else f"best F{beta:g}")
     return best, table, card
 
 

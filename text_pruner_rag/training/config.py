@@ -109,12 +109,20 @@ class EvaluationSettings(_Section):
     max_queries: Optional[int] = Field(500, ge=1, description="Dev queries used for calibration (None: all).")
     thresholds: Optional[list[float]] = Field(None, description="Candidate thresholds in [0, 1] (default 0.01..0.95).")
     min_threshold: float = Field(0.0, description="Never calibrate below this threshold, in [0, 1].")
+    min_recall: Optional[float] = Field(None, description="Pick the highest threshold whose dev sentence recall "
+                                        "is at least this fraction (in [0, 1]) instead of the F-beta best; if "
+                                        "none reaches it, the threshold with the highest recall.")
 
     # Thresholds are range-checked by the policy's one check (text_pruner_rag.policy.check_threshold).
     @field_validator("min_threshold")
     @classmethod
     def _check_min_threshold(cls, value: float) -> float:
         return check_threshold(value, "min_threshold")
+
+    @field_validator("min_recall")
+    @classmethod
+    def _check_min_recall(cls, value: Optional[float]) -> Optional[float]:
+        return None if value is None else check_threshold(value, "min_recall")
 
     @field_validator("thresholds")
     @classmethod

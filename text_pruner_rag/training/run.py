@@ -248,7 +248,8 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
         if calibration:
             ev = config.evaluation
             threshold, _, card_table = calibrate(pruner, calibration, beta=ev.beta, max_queries=ev.max_queries,
-                                                 thresholds=ev.thresholds, min_threshold=ev.min_threshold)
+                                                 thresholds=ev.thresholds, min_threshold=ev.min_threshold,
+                                                 min_recall=ev.min_recall)
         pruner.model.config.default_threshold = float(threshold)
         if config.output.save_final_fp16:
             pruner.model.half()
