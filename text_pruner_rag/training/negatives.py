@@ -16,6 +16,7 @@ sentence relevance 0.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from typing import Optional, Sequence
@@ -141,9 +142,10 @@ def _bm25_rankings(records, pool, language, model, batch_size, depth):
         for ranked in hits:
             # passages sharing no term with the query come last, in pool order (as rank-bm25's zero
             # scores did): every query gets its negatives while the pool has passages
-            taken = set(ranked)
-            ranked.extend(j for j in range(len(pool)) if j not in taken)
-            del ranked[k:]
+            if len(ranked) < k:
+                taken = set(ranked)
+                fill = (j for j in range(len(pool)) if j not in taken)
+                ranked.extend(itertools.islice(fill, k - len(ranked)))  # stops after k: no pass over the pool
         rankings.extend(hits)
     return rankings
 
