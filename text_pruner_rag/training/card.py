@@ -65,7 +65,8 @@ def _hub_datasets(sources: Sequence[dict[str, Any]]) -> list[str]:
 
 def research_formats(sources: Sequence[dict[str, Any]]) -> list[str]:
     """Formats among ``sources`` whose license note says RESEARCH DATA (sorted, unique)."""
-    return sorted({str(s.get("format")) for s in sources if "RESEARCH DATA" in LICENSE_NOTES.get(str(s.get("format")), "")})
+    formats = {str(s.get("format")) for s in sources}
+    return sorted(f for f in formats if "RESEARCH DATA" in LICENSE_NOTES.get(f, ""))
 
 
 def card_metadata(
