@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -30,22 +31,52 @@ NO_TEXT_SCORE = float("-inf")
 """Score :meth:`TextPruner.predict` and :meth:`TextPruner.rank` give a context with no text to score."""
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL_NAME = "text-pruner-minilm-l6-en"
+JAPANESE_MODEL_NAME = "text-pruner-e5-small-ja-en"
+"""The embedded bilingual (English + Japanese) model; the default model sends Japanese inputs to it."""
+EMBEDDED_MODELS = (DEFAULT_MODEL_NAME, JAPANESE_MODEL_NAME)
 FALLBACK_THRESHOLD = 0.1
 
 
-def default_model_path() -> Path:
-    """Folder of the embedded default model shipped inside the package.
+def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
+    """Folder of an embedded model shipped inside the package (by default the default English model).
+
+    Args:
+        name (str): one of ``"text-pruner-minilm-l6-en"`` (default) and ``"text-pruner-e5-small-ja-en"``.
 
     Raises:
-        FileNotFoundError: the package was installed without its embedded model.
+        ValueError: ``name`` is not an embedded model.
+        FileNotFoundError: the package was installed without that model.
     """
-    path = PRETRAINED_DIR / DEFAULT_MODEL_NAME
+    if name not in EMBEDDED_MODELS:
+        raise ValueError(f"{name!r} is not an embedded model; embedded: {list(EMBEDDED_MODELS)}")
+    path = PRETRAINED_DIR / name
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
-            f"the embedded default model is missing ({path}); reinstall text-pruner-rag or pass a "
+            f"the embedded model is missing ({path}); reinstall text-pruner-rag or pass a "
             "model path to TextPruner.from_pretrained"
         )
     return path
+
+
+class _Route:
+    """A pruner for one language, loaded on first use (thread-safe)."""
+
+    def __init__(self, name: str, load: Callable[[], "TextPruner"]) -> None:
+        self.name = name
+        self._load = load
+        self._pruner: Optional[TextPruner] = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._pruner is not None
+
+    def get(self) -> "TextPruner":
+        if self._pruner is None:
+            with self._lock:
+                if self._pruner is None:
+                    self._pruner = self._load()
+        return self._pruner
 
 
 def _resolve_device(device: Optional[str]) -> torch.device:
@@ -230,6 +261,7 @@ class TextPruner:
         ``"text-pruner-minilm-l6-en"`` for the embedded default model; None for a pruner built
         directly from a model object (it cannot be reloaded by name, e.g. by a serialized adapter)."""
         self._runner: Optional[BatchRunner] = None
+        self._routes: dict[str, _Route] = {}
         if backend == "onnx":
             self._use_onnx(quantize, checkpoint_folder=None)
 
@@ -260,6 +292,7 @@ class TextPruner:
         token: Union[str, bool, None] = None,
         cache_dir: Optional[Union[str, os.PathLike]] = None,
         local_files_only: bool = False,
+        language_routing: bool = True,
     ) -> "TextPruner":
         """Load a pruner: the embedded default (no argument), a local folder, or a hub id.
 
@@ -269,7 +302,10 @@ class TextPruner:
         Args:
             name_or_path (str | PathLike, optional): checkpoint folder or hub id; None (or
                 ``"text-pruner-minilm-l6-en"`` when no local folder has that name) = the embedded
-                default English model (works offline). Recorded in :attr:`name_or_path`.
+                default model (works offline): the English MiniLM model, which sends Japanese inputs
+                to the embedded bilingual model ``"text-pruner-e5-small-ja-en"`` (see
+                ``language_routing``). ``"text-pruner-e5-small-ja-en"`` loads the bilingual model
+                alone. Recorded in :attr:`name_or_path`.
             device, dtype, max_length, batch_size, language, backend, quantize: see :class:`TextPruner`.
                 With ``backend="onnx"``, a matching ``onnx/model.onnx`` (``onnx/model_int8.onnx``) in the
                 checkpoint folder is used as is; otherwise the model is exported once into the user
@@ -278,6 +314,11 @@ class TextPruner:
                 Defaults to False.
             revision, token, cache_dir, local_files_only: hub download options, passed to
                 ``huggingface_hub.snapshot_download`` (unused for a local folder).
+            language_routing (bool): only for the embedded default model. True (default): a call whose
+                query or any context is Japanese (:func:`~text_pruner_rag.chunking.detect_language`, or
+                ``language="ja"``) is run whole by the bilingual model, loaded on first use with the
+                same options; English calls use the English model (see :attr:`routes`). False: the
+                English model reads everything (it cannot read Japanese). Ignored for other models.
 
         Raises:
             TypeError: an unknown keyword argument (Python's own check; nothing is silently ignored).
@@ -286,11 +327,15 @@ class TextPruner:
             CheckpointError: the checkpoint is malformed (message says what is wrong).
         """
         check_backend(backend, quantize)
-        embedded = name_or_path is None or (
-            str(name_or_path) == DEFAULT_MODEL_NAME and not Path(name_or_path).exists()
-        )
+        if not isinstance(language_routing, bool):
+            raise TypeError(f"`language_routing` must be a bool, got {type(language_routing).__name__}")
+        embedded = None
+        if name_or_path is None:
+            embedded = DEFAULT_MODEL_NAME
+        elif str(name_or_path) in EMBEDDED_MODELS and not Path(name_or_path).exists():
+            embedded = str(name_or_path)
         if embedded:
-            folder = default_model_path()
+            folder = default_model_path(embedded)
         else:
             hub = {"revision": revision, "token": token, "cache_dir": cache_dir, "local_files_only": local_files_only}
             folder = resolve_checkpoint(name_or_path, allow_pickle=allow_pickle,
@@ -299,9 +344,14 @@ class TextPruner:
         tokenizer = load_tokenizer(folder, model.backbone_config)
         pruner = cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
                      batch_size=batch_size, language=language)
-        pruner.name_or_path = DEFAULT_MODEL_NAME if embedded else str(name_or_path)
+        pruner.name_or_path = embedded or str(name_or_path)
         if backend == "onnx":
             pruner._use_onnx(quantize, checkpoint_folder=Path(folder))
+        if embedded == DEFAULT_MODEL_NAME and language_routing:
+            options = dict(device=device, dtype=dtype, max_length=max_length, batch_size=batch_size,
+                           language=language, backend=backend, quantize=quantize)
+            pruner._routes["ja"] = _Route(JAPANESE_MODEL_NAME, lambda: cls.from_pretrained(
+                JAPANESE_MODEL_NAME, **options))
         return pruner
 
     def save_pretrained(
@@ -344,6 +394,30 @@ class TextPruner:
         """The checkpoint's calibrated sentence keep threshold (0.1 when it records none)."""
         value = getattr(self.model.config, "default_threshold", None)
         return FALLBACK_THRESHOLD if value is None else float(value)
+
+    @property
+    def routes(self) -> dict[str, str]:
+        """Languages sent to another model: ``{language: model name}``, e.g. ``{"ja":
+        "text-pruner-e5-small-ja-en"}`` for the embedded default; empty when this model reads everything.
+
+        A call (``prune``, ``prune_many``, ``rerank``, ``rank``) goes whole to the routed model when the
+        query or any context is in that language, so every score of one ranking comes from one model;
+        ``predict`` routes each pair by its query and context. The routed model uses its own
+        :attr:`default_threshold` and tokenizer (``token_budget`` counts its tokens)."""
+        return {language: route.name for language, route in self._routes.items()}
+
+    def _routed(self, texts: Iterable[Any], language: Optional[str]) -> "TextPruner":
+        """The pruner that should read ``texts`` (a query and its contexts): self or a routed model."""
+        if not self._routes:
+            return self
+        language = language or self.language
+        if language not in LANGUAGES:
+            raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
+        if language == "auto":  # the first routed language found; wrong types are left to the checks
+            parts = (p for t in texts for p in (t if isinstance(t, (list, tuple)) else [t]) if isinstance(p, str))
+            language = next((lang for lang in map(detect_language, parts) if lang in self._routes), "en")
+        route = self._routes.get(language)
+        return self if route is None else route.get()
 
     # -- public API ------------------------------------------------------------------------------
     def prune(
@@ -467,6 +541,13 @@ class TextPruner:
         """
         _check_query(query)
         contexts = _context_list(contexts)
+        target = self._routed([query, *contexts], language)
+        if target is not self:
+            return target.prune_many(
+                query, contexts, policy=policy, threshold=threshold, min_sentences=min_sentences,
+                keep_first=keep_first, keep_ratio=keep_ratio, token_budget=token_budget,
+                context_token_budget=context_token_budget, language=language, batch_size=batch_size,
+                show_progress_bar=show_progress_bar)
         policy = PruningPolicy.from_options(
             policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
             context_token_budget=context_token_budget, token_budget=token_budget,
@@ -493,11 +574,15 @@ class TextPruner:
             texts (Sequence[str]): any texts.
 
         Returns:
-            list[int]: ``len(tokenizer(text, add_special_tokens=False)["input_ids"])`` per text.
+            list[int]: ``len(tokenizer(text, add_special_tokens=False)["input_ids"])`` per text, with
+            the tokenizer of the model that reads these texts (see :attr:`routes`).
         """
         texts = list(texts)
         if not texts:
             return []
+        target = self._routed(texts, None)
+        if target is not self:
+            return target.count_tokens(texts)
         encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
@@ -598,6 +683,10 @@ class TextPruner:
         _check_query(query)
         documents = _context_list(documents, "documents")
         top_k = _check_count_limit(top_k, "top_k")
+        target = self._routed([query, *documents], language)
+        if target is not self:
+            return target.rank(query, documents, top_k=top_k, return_documents=return_documents,
+                               batch_size=batch_size, show_progress_bar=show_progress_bar, language=language)
         scores = self.predict([(query, d) for d in documents], batch_size=batch_size,
                               show_progress_bar=show_progress_bar, language=language).tolist()
         ranked = []
@@ -646,7 +735,21 @@ class TextPruner:
 
     # -- internals -------------------------------------------------------------------------------
     def _scores(self, queries, contexts, language, batch_size, show_progress_bar) -> list[Optional[float]]:
-        """Reranking score of each ``(queries[i], contexts[i])``; None for a context with no text."""
+        """Reranking score of each ``(queries[i], contexts[i])``; None for a context with no text.
+        With :attr:`routes`, each pair is scored by the model of its language."""
+        if self._routes:
+            groups: dict[int, tuple[TextPruner, list[int]]] = {}
+            for i, (query, context) in enumerate(zip(queries, contexts)):
+                target = self._routed([query, context], language)
+                groups.setdefault(id(target), (target, []))[1].append(i)
+            if len(groups) > 1 or next(iter(groups.values()), (self,))[0] is not self:
+                scores: list[Optional[float]] = [None] * len(queries)
+                for target, indices in groups.values():
+                    part = target._scores([queries[i] for i in indices], [contexts[i] for i in indices],
+                                          language, batch_size, show_progress_bar)
+                    for i, score in zip(indices, part):
+                        scores[i] = score
+                return scores
         prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
         scores, _ = self._score(queries, prepared, self.default_threshold,
                                 batch_size or self.batch_size, show_progress_bar)

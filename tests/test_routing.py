@@ -1,0 +1,150 @@
+"""Language routing: the default pruner sends Japanese calls whole to the bilingual model (issue #9)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from text_pruner_rag import TextPruner
+from text_pruner_rag.pruner import _Route
+
+ENGLISH = "The Eiffel Tower is in Paris. It was built in 1889. Bananas are yellow."
+JAPANESE = "東京タワーは東京都港区にある電波塔です。高さは333メートルです。バナナは黄色い果物です。"
+EN_QUERY = "When was the Eiffel Tower built?"
+JA_QUERY = "東京タワーの高さは？"
+
+# the tiny models use MiniLM's English vocabulary: Japanese gives [UNK] tokens (warned, expected here)
+pytestmark = pytest.mark.filterwarnings("ignore:the tokenizer turned")
+
+
+@pytest.fixture(scope="module")
+def second_model_dir(tmp_path_factory, bert_tokenizer):
+    """Another tiny random checkpoint (other weights, other default threshold): the "bilingual" model."""
+    import torch
+
+    from conftest import tiny_bert_config
+    from text_pruner_rag.modeling import TextPrunerConfig, TextPrunerModel
+
+    torch.manual_seed(1)
+    config = TextPrunerConfig(base_model_config=tiny_bert_config(bert_tokenizer.vocab_size).to_dict(),
+                              max_length=128, default_threshold=0.45)
+    folder = tmp_path_factory.mktemp("tiny_second")
+    TextPrunerModel(config).save_pretrained(str(folder))
+    bert_tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture()
+def models(tiny_model_dir, second_model_dir):
+    """(routed English pruner, the Japanese-route pruner alone, load counter)."""
+    english = TextPruner.from_pretrained(str(tiny_model_dir), device="cpu")
+    japanese = TextPruner.from_pretrained(str(second_model_dir), device="cpu")
+    loads = []
+
+    def load():
+        loads.append(1)
+        return japanese
+
+    english._routes["ja"] = _Route("second", load)
+    return english, japanese, loads
+
+
+def _same(a, b):
+    assert [r.pruned_text for r in a] == [r.pruned_text for r in b]
+    assert [r.score for r in a] == pytest.approx([r.score for r in b])
+    assert [[s.probability for s in r.sentences] for r in a] == \
+        [pytest.approx([s.probability for s in r.sentences]) for r in b]
+
+
+def test_english_stays_and_route_is_not_loaded(models, tiny_pruner):
+    english, _, loads = models
+    assert english.routes == {"ja": "second"}
+    _same(english.prune_many(EN_QUERY, [ENGLISH, ENGLISH[:30]]), tiny_pruner.prune_many(EN_QUERY, [ENGLISH, ENGLISH[:30]]))
+    assert loads == []  # lazy: nothing Japanese was asked
+
+
+def test_japanese_context_or_query_routes_the_whole_call(models, tiny_pruner):
+    english, japanese, loads = models
+    for query, contexts in [(EN_QUERY, [ENGLISH, JAPANESE]), (JA_QUERY, [ENGLISH]), (JA_QUERY, [JAPANESE])]:
+        got = english.prune_many(query, contexts)
+        _same(got, japanese.prune_many(query, contexts))
+        # the routed model's own default threshold decides (0.45, not the English model's 0.5)
+        assert [s.kept for s in got[0].sentences] == [s.probability > 0.45 for s in got[0].sentences]
+    assert loads == [1]  # loaded once, then reused
+    assert [r.pruned_text for r in tiny_pruner.prune_many(JA_QUERY, [JAPANESE], threshold=0.0)] == [JAPANESE]
+
+
+def test_pre_split_japanese_sentences_route(models):
+    english, japanese, _ = models
+    sentences = ["東京タワーは電波塔です。", "高さは333メートルです。"]
+    _same([english.prune(EN_QUERY, sentences)], [japanese.prune(EN_QUERY, sentences)])
+
+
+def test_explicit_language_decides(models, tiny_pruner):
+    english, japanese, loads = models
+    _same([english.prune(JA_QUERY, JAPANESE, language="en")], [tiny_pruner.prune(JA_QUERY, JAPANESE, language="en")])
+    assert loads == []
+    _same([english.prune(EN_QUERY, ENGLISH, language="ja")], [japanese.prune(EN_QUERY, ENGLISH, language="ja")])
+    with pytest.raises(ValueError, match="language"):
+        english.prune(EN_QUERY, ENGLISH, language="fr")
+
+
+def test_rank_and_rerank_use_one_model_per_ranking(models):
+    english, japanese, _ = models
+    documents = [ENGLISH, JAPANESE, "Paris is the capital of France."]
+    assert english.rank(EN_QUERY, documents) == japanese.rank(EN_QUERY, documents)
+    assert [(r.index, r.score) for r in english.rerank(EN_QUERY, documents)] == \
+        [(r.index, pytest.approx(r.score)) for r in japanese.rerank(EN_QUERY, documents)]
+
+
+def test_predict_routes_each_pair(models, tiny_pruner):
+    english, japanese, _ = models
+    pairs = [(EN_QUERY, ENGLISH), (JA_QUERY, JAPANESE), (EN_QUERY, "Paris is in France."), (EN_QUERY, JAPANESE)]
+    got = english.predict(pairs)
+    expected = [tiny_pruner.predict(pairs[0]), japanese.predict(pairs[1]), tiny_pruner.predict(pairs[2]),
+                japanese.predict(pairs[3])]
+    np.testing.assert_allclose(got, np.asarray(expected, dtype=np.float32), rtol=1e-5)
+
+
+def test_token_budget_counts_the_routed_models_tokens(models, bert_tokenizer):
+    english, japanese, _ = models
+    calls = []
+    original = japanese.count_tokens
+    japanese.count_tokens = lambda texts: calls.append(list(texts)) or original(texts)
+    try:
+        assert english.count_tokens([JAPANESE]) == original([JAPANESE])
+        assert calls
+        english.prune_many(JA_QUERY, [JAPANESE], token_budget=5)
+        assert len(calls) >= 2
+    finally:
+        del japanese.count_tokens
+
+
+def test_route_loads_once_under_threads(models):
+    english, japanese, loads = models
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(english.prune(JA_QUERY, JAPANESE).pruned_text))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loads == [1] and len(results) == 6 and len(set(results)) == 1
+
+
+def test_bad_input_errors_are_unchanged_by_routing(models):
+    english, _, loads = models
+    with pytest.raises(TypeError, match="contexts"):
+        english.prune_many(JA_QUERY, "not a list")
+    with pytest.raises(TypeError):
+        english.prune_many(JA_QUERY, [JAPANESE, 3])
+    with pytest.raises(ValueError, match="query"):
+        english.prune_many("", [JAPANESE])
+
+
+def test_from_pretrained_routing_switch(tiny_model_dir):
+    assert TextPruner.from_pretrained(str(tiny_model_dir), device="cpu").routes == {}  # other models: no routes
+    with pytest.raises(TypeError, match="language_routing"):
+        TextPruner.from_pretrained(str(tiny_model_dir), language_routing="no")
