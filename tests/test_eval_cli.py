@@ -231,6 +231,7 @@ def test_dev_set_names_folders_and_suites(tmp_path, tiny_model_dir, monkeypatch,
         (["--data", "ODD", "--out", "X"], "cannot tell the format of"),
         (["--data", "DATA", "--thresholds", "1.5", "--out", "X"], "--thresholds must be in [0, 1], got [1.5]"),
         (["--data", "DATA", "--limit", "0", "--out", "X"], "must be >= 1, got 0"),
+        (["--data", "DATA", "--skip", "-1", "--out", "X"], "--skip must be >= 0, got -1"),
     ],
 )
 def test_eval_usage_errors(argv, message, tmp_path, tiny_model_dir, capsys):
@@ -316,3 +317,22 @@ def test_jaquad_dev_is_the_gold_paragraph_and_four_same_article_paragraphs(tmp_p
         others = {p.text for p in record.passages[1:]}
         assert len(others) == 4 and record.passages[0].text not in others
         assert others <= {p["context"] for p in paragraphs}
+
+
+def test_skip_leaves_out_the_first_queries_of_each_set(tmp_path):
+    # issue #9: the bilingual model's threshold was calibrated on the first JaQuAD dev questions;
+    # its reported figures use `--skip` to leave them out
+    raw = tmp_path / "raw"
+    (raw / "jaquad" / "dev").mkdir(parents=True)
+    paragraphs = [{"context": f"段落{i}の文です。答えは{i}番です。",
+                   "qas": [{"id": f"q{i}", "question": f"段落{i}の答えは？", "answers": [{"text": f"{i}番", "answer_start": 11}]}]}
+                  for i in range(7)]  # fmt: skip
+    data = {"version": "1.1", "data": [{"title": "記事", "paragraphs": paragraphs}]}
+    (raw / "jaquad" / "dev" / "jaquad_dev_0000.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    every, _ = load_eval_data(["jaquad_dev"], data_dir=raw)
+    later, described = load_eval_data(["jaquad_dev"], data_dir=raw, skip=2, limit=3)
+    assert [r.id for r in later] == [r.id for r in every[2:5]]
+    assert described[0]["skipped_records"] == 2 and described[0]["n_records"] == 3
+    assert [r.id for r in load_eval_data(["jaquad_dev"], data_dir=raw, skip=5)[0]] == [r.id for r in every[5:]]
+    with pytest.raises(ValueError, match="skip"):
+        load_eval_data(["jaquad_dev"], data_dir=raw, skip=-1)

@@ -160,6 +160,9 @@ def _add_eval_parser(commands) -> None:
                          f"{' '.join(f'{t:g}' for t in DEFAULT_SWEEP)}; the model's default is always added)")
     ev.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                     help="the first N queries of each --data (or each dev set) only, for a quick run")
+    ev.add_argument("--skip", type=int, default=0, metavar="N",
+                    help="leave out the first N queries of each --data (or each dev set), e.g. those a "
+                         "threshold was calibrated on (default: 0)")
     ev.add_argument("--baselines", default=",".join(DEFAULT_BASELINES), metavar="LIST",
                     help=f"comma-separated, from {','.join(DEFAULT_BASELINES)}; 'none' for no baseline "
                          "(default: all)")
@@ -393,7 +396,9 @@ def _eval(args: argparse.Namespace, command: str) -> int:
             raise _UsageError(f"--thresholds must be in [0, 1], got {outside}")
     _baseline_names(args.baselines)
     out = Path(args.out)
-    load = dict(format=args.format, data_dir=args.data_dir, limit=args.limit,
+    if args.skip < 0:
+        raise _UsageError(f"--skip must be >= 0, got {args.skip}")
+    load = dict(format=args.format, data_dir=args.data_dir, limit=args.limit, skip=args.skip,
                 language=None if args.language == "auto" else args.language, seed=args.seed)  # fmt: skip
     try:
         jobs = [(None, *load_eval_data(args.data, **load))] if args.data else []

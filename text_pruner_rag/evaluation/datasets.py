@@ -280,6 +280,7 @@ def load_eval_data(
     language: Optional[str] = None,
     limit: Optional[int] = None,
     seed: int = 0,
+    skip: int = 0,
 ) -> tuple[list, list[dict]]:
     """Read every ``--data`` value into unified records (pooled, in order).
 
@@ -289,8 +290,11 @@ def load_eval_data(
         data_dir (str | Path, optional): the shared raw data folder for dev set names. Defaults to
             :func:`default_data_dir`.
         language (str, optional): ``"en"``, ``"ja"`` or ``"auto"`` for readers that take one.
-        limit (int, optional): at most this many records (queries) **per spec**, the first ones.
+        limit (int, optional): at most this many records (queries) **per spec**, the first ones
+            after ``skip``.
         seed (int, optional): seed of readers that sample negatives. Defaults to 0.
+        skip (int, optional): leave out the first ``skip`` records of each spec (e.g. the questions a
+            model's threshold was calibrated on). Defaults to 0.
 
     Returns:
         tuple[list[Record], list[dict]]: the records, and one description per spec (``name``,
@@ -304,13 +308,16 @@ def load_eval_data(
     from text_pruner_rag.training.preparation import SourceConfig, iter_source
     from text_pruner_rag.training.readers import LICENSE_NOTES
 
+    if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+        raise ValueError(f"`skip` must be an int >= 0, got {skip!r}")
     raw_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     records, described = [], []
     for spec in specs:
-        config, info = _resolve(str(spec), format, raw_dir, language, limit)
+        config, info = _resolve(str(spec), format, raw_dir, language, None if limit is None else skip + limit)
         source = SourceConfig.model_validate(config)
-        read = list(iter_source(source, seed=seed))
+        read = list(iter_source(source, seed=seed))[skip:]
         records.extend(read)
         described.append({**info, "path": config["path"], "format": source.format, "options": source.options,
-                          "n_records": len(read), "license": LICENSE_NOTES.get(source.format)})  # fmt: skip
+                          "skipped_records": skip, "n_records": len(read),
+                          "license": LICENSE_NOTES.get(source.format)})  # fmt: skip
     return records, described
