@@ -148,3 +148,21 @@ def test_from_pretrained_routing_switch(tiny_model_dir):
     assert TextPruner.from_pretrained(str(tiny_model_dir), device="cpu").routes == {}  # other models: no routes
     with pytest.raises(TypeError, match="language_routing"):
         TextPruner.from_pretrained(str(tiny_model_dir), language_routing="no")
+
+
+def test_eval_reads_a_set_with_the_model_routing_gives_it(models):
+    from text_pruner_rag.cli import _routed_for, _UsageError
+    from text_pruner_rag.records import Passage, Record
+
+    english, japanese, _ = models
+    english.name_or_path, japanese.name_or_path = "english", "second"
+
+    def record(query, text):
+        return Record(id=query, query=query, language="en", source="t", answers=[],
+                      passages=[Passage(text=text, spans=[(0, len(text))], relevance=[0], label=0)])
+
+    assert _routed_for(english, [record(EN_QUERY, ENGLISH)], "auto") is english
+    assert _routed_for(english, [record(JA_QUERY, JAPANESE)], "auto") is japanese
+    with pytest.raises(_UsageError, match="mixes languages"):
+        _routed_for(english, [record(EN_QUERY, ENGLISH), record(JA_QUERY, JAPANESE)], "auto")
+    assert _routed_for(english, [record(EN_QUERY, ENGLISH), record(JA_QUERY, JAPANESE)], "en") is english

@@ -331,12 +331,16 @@ def _baseline_names(value: str) -> list[str]:
 
 
 def _weights_digest(model: Optional[str]) -> Optional[str]:
-    """SHA-256 of the checkpoint's ``model.safetensors`` (first 16 hex digits), to tell model versions apart."""
+    """SHA-256 of the checkpoint's ``model.safetensors`` (first 16 hex digits), to tell model versions apart.
+    ``model``: a folder, an embedded model name, or None (the embedded default)."""
     import hashlib
 
-    from .pruner import default_model_path
+    from .pruner import EMBEDDED_MODELS, default_model_path
 
-    folder = default_model_path() if model is None else Path(model).expanduser()
+    if model is None or (model in EMBEDDED_MODELS and not Path(model).exists()):
+        folder = default_model_path(model or EMBEDDED_MODELS[0])
+    else:
+        folder = Path(model).expanduser()
     weights = folder / "model.safetensors"
     if not weights.is_file():
         return None
@@ -347,15 +351,31 @@ def _weights_digest(model: Optional[str]) -> Optional[str]:
     return digest.hexdigest()[:16]
 
 
+def _routed_for(pruner, records, language: str):
+    """The model a routed pruner (the embedded default) gives these records: the threshold sweep, the
+    default threshold and the report are that model's. One set must not need two models."""
+    if not getattr(pruner, "routes", None):
+        return pruner
+    targets = {}
+    for record in records:
+        target = pruner._routed([record.query, *(p.text for p in record.passages)], language)
+        targets.setdefault(target.name_or_path, target)
+    if len(targets) > 1:
+        raise _UsageError(f"the data mixes languages that the default model sends to different models "
+                          f"({', '.join(map(str, targets))}); evaluate each language on its own, or pass --model")
+    return next(iter(targets.values()), pruner)
+
+
 def _eval_one(pruner, records, data, args, out: Path, command: str):
     from .evaluation.harness import evaluate
     from .evaluation.report import write_report
 
+    pruner = _routed_for(pruner, records, args.language)
     report = evaluate(pruner, records, thresholds=args.thresholds, baselines=_baseline_names(args.baselines),
                       batch_size=args.batch_size, seed=args.seed, embedding_model=args.embedding_model,
                       model=getattr(pruner, "name_or_path", None) or args.model or "(embedded default)", data=data,
                       show_progress_bar=not args.quiet)  # fmt: skip
-    report["model_weights_sha256"] = _weights_digest(args.model)
+    report["model_weights_sha256"] = _weights_digest(getattr(pruner, "name_or_path", None) or args.model)
     paths = write_report(report, out, command=command)
     return report, paths
 

@@ -347,7 +347,8 @@ class TextPruner:
         pruner.name_or_path = embedded or str(name_or_path)
         if backend == "onnx":
             pruner._use_onnx(quantize, checkpoint_folder=Path(folder))
-        if embedded == DEFAULT_MODEL_NAME and language_routing:
+        if embedded == DEFAULT_MODEL_NAME and language_routing and (
+                PRETRAINED_DIR / JAPANESE_MODEL_NAME / "config.json").is_file():
             options = dict(device=device, dtype=dtype, max_length=max_length, batch_size=batch_size,
                            language=language, backend=backend, quantize=quantize)
             pruner._routes["ja"] = _Route(JAPANESE_MODEL_NAME, lambda: cls.from_pretrained(
