@@ -1,0 +1,213 @@
+"""Figures of the embedded bilingual model (issue #9): JaQuAD dev, the English dev suite, and the
+default-selection rule against the English model, from two ``text-pruner-rag eval`` runs.
+
+Usage (from the repository root, with the shared data at ``../shared/data/raw``)::
+
+    python benchmarks/bilingual_model_figures.py            # two eval runs + rewrite (about 30 min on 2 CPU cores)
+    python benchmarks/bilingual_model_figures.py --reuse    # rewrite from the existing results, no eval run
+
+The eval runs are exactly::
+
+    text-pruner-rag eval --suite dev-ja --skip 250 --limit 300 --model text-pruner-e5-small-ja-en --out benchmarks/results/bilingual-model/dev-ja
+    text-pruner-rag eval --suite dev --limit 300 --model text-pruner-e5-small-ja-en --out benchmarks/results/bilingual-model/dev
+
+(``--skip 250``: the first 250 JaQuAD dev questions calibrated the model's threshold). Then, from the
+per-set ``report.json`` files and the English model's reports in ``benchmarks/results/default-model``
+(written by ``make figures``), it rewrites the block between the ``bilingual-model-figures`` markers
+in ``README.md`` and in the bilingual model card.
+
+Default-selection rule (issue #9; fixed before the model was measured): the bilingual model replaces
+the English default only if, on every English dev set, its sentence recall at the English model's
+compression (interpolated over its threshold sweep) is at least the English model's recall minus
+0.005. Otherwise both ship and the default routes Japanese calls to the bilingual model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import default_model_figures as figures  # noqa: E402  (same folder; its helpers format the tables)
+
+MODEL = "text-pruner-e5-small-ja-en"
+MODEL_DIR = Path("text_pruner_rag/pretrained") / MODEL
+RESULTS = Path("benchmarks/results/bilingual-model")
+SKIP_JA = 250
+LIMIT = 300
+TOLERANCE = 0.005
+BEGIN = "<!-- bilingual-model-figures: begin (written by benchmarks/bilingual_model_figures.py; do not edit by hand) -->"
+END = "<!-- bilingual-model-figures: end -->"
+LABELS = {**figures.LABELS, "jaquad_dev": "JaQuAD dev (gold paragraph + 4 same-article paragraphs)"}
+
+
+def eval_argvs(data_dir: Optional[str] = None) -> dict[str, list[str]]:
+    """The ``text-pruner-rag`` arguments of both runs, by results subfolder."""
+    extra = ["--data-dir", data_dir] if data_dir else []
+    return {
+        "dev-ja": ["eval", "--suite", "dev-ja", "--skip", str(SKIP_JA), "--limit", str(LIMIT), "--model", MODEL,
+                   "--out", str(RESULTS / "dev-ja"), *extra],
+        "dev": ["eval", "--suite", "dev", "--limit", str(LIMIT), "--model", MODEL, "--out", str(RESULTS / "dev"),
+                *extra],
+    }  # fmt: skip
+
+
+def run_evals(root: Path, data_dir: Optional[str]) -> None:
+    """Run both evals from ``root`` and record wall time and load in ``<results>/<run>/run.json``.
+
+    Raises:
+        RuntimeError: if an eval command fails.
+    """
+    from text_pruner_rag import cli
+
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        for name, argv in eval_argvs(data_dir).items():
+            load_start, started = os.getloadavg(), time.perf_counter()
+            if cli.main(argv) != 0:
+                raise RuntimeError(f"text-pruner-rag {shlex.join(argv)} failed")
+            run = {"command": shlex.join(["text-pruner-rag", *argv]),
+                   "wall_seconds": round(time.perf_counter() - started, 1), "cpu_count": os.cpu_count(),
+                   "load_average_start": round(load_start[0], 1), "load_average_end": round(os.getloadavg()[0], 1),
+                   "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
+            (RESULTS / name / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    finally:
+        os.chdir(cwd)
+
+
+def load(folder: Path) -> dict[str, dict]:
+    """``set name -> report`` of one results folder (suite order as written by eval)."""
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return {name: json.loads((folder / name / "report.json").read_text(encoding="utf-8")) for name in summary["sets"]}
+
+
+def japanese_targets(report: Mapping) -> str:
+    """Issue #9's JaQuAD dev targets at the default threshold, each with its figure, met or not."""
+    row = figures.at_default(report)["pruner"]
+    mrr = report["ranking"]["pruner"]["mrr"]
+    checks = [(f"answer retention {row['answer_retention']:.3f}", row["answer_retention"] >= 0.95, ">= 0.95"),
+              (f"characters removed {row['compression']:.3f}", row["compression"] >= 0.50, ">= 0.50"),
+              (f"gold-paragraph MRR {mrr:.3f}", mrr >= 0.85, ">= 0.85")]  # fmt: skip
+    return ("Issue #9's targets on JaQuAD dev at the default threshold: "
+            + "; ".join(f"{text} (target {target}: {'met' if ok else 'not met'})" for text, ok, target in checks) + ".")
+
+
+def english_comparison(bilingual: Mapping[str, Mapping], english: Mapping[str, Mapping]) -> tuple[str, bool]:
+    """Per English dev set: the English model's recall at its default threshold against the bilingual
+    model's recall at the same compression (interpolated over its sweep); and whether the rule holds."""
+    lines = ["| English dev set | chars removed (English model default) | recall: English model | "
+             "recall: bilingual, same compression | difference | MRR: English / bilingual |",
+             "|---|---|---|---|---|---|"]
+    holds = True
+    for name, report in english.items():
+        if name not in bilingual:
+            continue
+        mine = figures.at_default(report)["pruner"]
+        curve = [(r["compression"], r["recall"]) for r in bilingual[name]["results"] if r["method"] == "pruner"]
+        other = figures._interpolate(curve, mine["compression"])
+        diff = None if other is None else round(other - mine["recall"], 3) + 0.0  # + 0.0: no "-0.000"
+        holds = holds and diff is not None and diff >= -TOLERANCE
+        mrr = [r.get("ranking", {}).get("pruner", {}).get("mrr") for r in (report, bilingual[name])]
+        lines.append(f"| {LABELS.get(name, name)} | {mine['compression']:.3f} | {mine['recall']:.3f} | "
+                     f"{'outside its sweep' if other is None else f'{other:.3f}'} | "
+                     f"{'–' if diff is None else f'{diff:+.3f}'} | {' / '.join(map(figures._f, mrr))} |")  # fmt: skip
+    return "\n".join(lines), holds
+
+
+def _timing(folder: Path) -> str:
+    run_file = folder / "run.json"
+    if not run_file.is_file():
+        return "run time not recorded"
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    return (f"{run['wall_seconds'] / 60:.1f} min on {run['cpu_count']} CPU cores, load average "
+            f"{run['load_average_start']:g} at the start and {run['load_average_end']:g} at the end")
+
+
+def render(root: Path) -> str:
+    results = root / RESULTS
+    ja, en = load(results / "dev-ja"), load(results / "dev")
+    english = figures.load_reports(root / figures.RESULTS)
+    first = next(iter(ja.values()))
+    figures.LABELS.update(LABELS)
+    comparison, holds = english_comparison(en, english)
+    argvs = eval_argvs()
+    decision = (
+        "The rule holds on every English dev set: the bilingual model can replace the English default."
+        if holds else
+        "The rule does not hold (see the differences above): both models ship, and `TextPruner.from_pretrained()` "
+        "routes each call to the model of its language (Japanese query or context: the bilingual model).")
+    parts = [
+        figures._wrap(
+            f"Measured on dev data the model was never trained on (model `{first['model']}`, weights SHA-256 "
+            f"`{first.get('model_weights_sha256')}…`, default threshold {first['default_threshold']:g}, calibrated "
+            f"on 250 QED dev and the first {SKIP_JA} JaQuAD dev questions, which the JaQuAD run skips). Baselines "
+            "as in the English model's figures: same run, matched to the pruner's character compression."),
+        "```bash\n" + "\n".join(shlex.join(["text-pruner-rag", *a]) for a in argvs.values())
+        + "\n# then: python benchmarks/bilingual_model_figures.py --reuse\n```",
+        figures._wrap(f"Run times: JaQuAD {_timing(results / 'dev-ja')}; English suite {_timing(results / 'dev')}."),
+        figures.headline_table(ja),
+        figures._wrap(japanese_targets(ja["jaquad_dev"])) if "jaquad_dev" in ja else "",
+        "English dev suite, same model:",
+        figures.headline_table(en),
+        figures._wrap(
+            "Default selection (the rule is in `benchmarks/bilingual_model_figures.py`): the bilingual model's "
+            "sentence recall at the English model's compression, on each English dev set (English model: "
+            f"`{figures.RESULTS.as_posix()}`, `make figures`; tolerance {TOLERANCE}):"),
+        comparison,
+        figures._wrap(decision),
+        figures._wrap(f"Every threshold and method, with plots: `{RESULTS.as_posix()}/`."),
+    ]
+    return "\n\n".join(p for p in parts if p)
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the marked block replaced (appended when there are no markers).
+
+    Raises:
+        ValueError: if only one marker is there or they are out of order.
+    """
+    wrapped = f"{BEGIN}\n{block.rstrip()}\n{END}"
+    start, end = text.find(BEGIN), text.find(END)
+    if start >= 0 and end > start:
+        return text[:start] + wrapped + text[end + len(END):]
+    if start >= 0 or end >= 0:
+        raise ValueError("the bilingual figures markers are broken")
+    return text.rstrip("\n") + "\n\n" + wrapped + "\n"
+
+
+def rewrite(root: Path) -> list[Path]:
+    block = render(root)
+    written = []
+    for path in (root / "README.md", root / MODEL_DIR / "README.md"):
+        path.write_text(replace_block(path.read_text(encoding="utf-8"), block), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reuse", action="store_true", help=f"no eval run: rewrite from {RESULTS}")
+    parser.add_argument("--data-dir", default=None, help="shared raw data folder (default: ../shared/data/raw)")
+    parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    if not args.reuse:
+        run_evals(root, args.data_dir)
+    for path in rewrite(root):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(_name, _value)
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""benchmarks/bilingual_model_figures.py: issue #9's targets, the default-selection rule, committed figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bilingual():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_bilingual", ROOT / "benchmarks" / "bilingual_model_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(points, default, mrr=0.9, **row_extra):
+    rows = [{"method": "pruner", "threshold": t, "recall": r, "f2": 0.5, "compression": c, **row_extra}
+            for t, r, c in points]
+    return {"default_threshold": default, "results": rows, "ranking": {"pruner": {"mrr": mrr}}}
+
+
+def test_rule_compares_recall_at_the_english_models_compression(bilingual):
+    english = {"cast_dev": _report([(0.03, 0.90, 0.40)], 0.03)}
+    level = {"cast_dev": _report([(0.1, 0.95, 0.30), (0.2, 0.85, 0.50)], 0.1)}  # 0.90 at 0.40: equal
+    table, holds = bilingual.english_comparison(level, english)
+    assert holds and "| 0.400 | 0.900 | 0.900 | +0.000 |" in table
+    worse = {"cast_dev": _report([(0.1, 0.90, 0.30), (0.2, 0.80, 0.50)], 0.1)}  # 0.85 at 0.40
+    table, holds = bilingual.english_comparison(worse, english)
+    assert not holds and "-0.050" in table
+    outside = {"cast_dev": _report([(0.1, 0.99, 0.10), (0.2, 0.98, 0.20)], 0.1)}  # never reaches 0.40
+    table, holds = bilingual.english_comparison(outside, english)
+    assert not holds and "outside its sweep" in table
+
+
+def test_japanese_targets(bilingual):
+    met = _report([(0.1, 0.96, 0.55)], 0.1, mrr=0.9, answer_retention=0.96)
+    assert bilingual.japanese_targets(met).count(": met") == 3
+    missed = _report([(0.1, 0.96, 0.40)], 0.1, mrr=0.8, answer_retention=0.90)
+    text = bilingual.japanese_targets(missed)
+    assert text.count("not met") == 3 and "answer retention 0.900" in text and "MRR 0.800" in text
+
+
+def test_committed_figures_equal_the_committed_reports(bilingual):
+    results = ROOT / bilingual.RESULTS
+    if not (results / "dev-ja" / "summary.json").is_file():
+        pytest.skip("no committed bilingual results")
+    block = bilingual.render(ROOT)
+    for path in (ROOT / "README.md", ROOT / bilingual.MODEL_DIR / "README.md"):
+        text = path.read_text(encoding="utf-8")
+        assert bilingual.replace_block(text, block) == text, f"{path} is out of date: run --reuse"
