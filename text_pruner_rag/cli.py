@@ -84,7 +84,8 @@ def _add_model_options(parser: argparse.ArgumentParser, query: bool = True) -> N
                         help="checkpoint folder or hub id (default: the embedded default model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto)")
     parser.add_argument("--language", choices=LANGUAGES, default="auto",
-                        help="sentence splitting language (default: auto, per text)")
+                        help="sentence splitting language; with the embedded default model also the model that reads "
+                             "the text (ja: the bilingual model) (default: auto, per text)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
 
 

@@ -190,7 +190,8 @@ class TextPruner:
             on GPU and uses float32 on CPU.
         max_length (int, optional): window size in tokens; defaults to the checkpoint's ``max_length``.
         batch_size (int): windows per forward pass. Defaults to 32.
-        language (str): ``"auto"`` (per context), ``"en"`` or ``"ja"`` for sentence splitting. Defaults to ``"auto"``.
+        language (str): ``"auto"`` (per context), ``"en"`` or ``"ja"`` for sentence splitting (and, for a
+            pruner with :attr:`routes`, which model reads a call). Defaults to ``"auto"``.
         backend (str): ``"torch"`` (default) runs :attr:`model` in PyTorch; ``"onnx"`` runs the same model
             exported to ONNX with ONNX Runtime on CPU (both heads; see :mod:`text_pruner_rag.backends.onnx`
             for where the exported file is cached). Needs the ``onnx`` extra.
