@@ -361,6 +361,9 @@ class TextPruner:
     ) -> None:
         """Write config.json, model.safetensors and the tokenizer files to ``path``.
 
+        Only this model is written: :attr:`routes` are not (the embedded default re-creates its Japanese
+        route when loaded with ``from_pretrained()``; a saved copy loaded from a folder has none).
+
         Args:
             path (str | PathLike): the checkpoint folder (created if missing).
             backend (str, optional): ``"onnx"`` also writes the exported graph, ``onnx/model.onnx`` (fp32)
