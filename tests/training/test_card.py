@@ -96,3 +96,17 @@ def test_embedded_model_card_has_hub_metadata():
     assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     # trained on research-only data (CAsT, MultiRC, WikiQA) as well: not cc-by-sa-4.0
     assert (data.license, data.language, data.pipeline_tag) == ("other", ["en"], "text-ranking")
+
+
+def test_card_names_the_calibration_rule_and_dev_limits(tmp_path):
+    common = dict(name="p", config_yaml="model: {}\n", command="x", backbone="all-MiniLM-L6-v2",
+                  backbone_license="Apache-2.0", sources=[QED], threshold=0.08, beta=2.0, card_table=[],
+                  train_metrics={})
+    (tmp_path / "a").mkdir()
+    text = write_model_card(tmp_path / "a", dev_sources=[{**QED, "limit": 250}], min_recall=0.85,
+                            **common).read_text(encoding="utf-8")
+    assert "**0.08** (the highest threshold with sentence recall >= 0.85 on the dev data below)" in text
+    assert "(first 250)" in text
+    (tmp_path / "b").mkdir()
+    text = write_model_card(tmp_path / "b", dev_sources=[QED], **common).read_text(encoding="utf-8")
+    assert "**0.08** (best sentence-level F2 on the dev data below)" in text and "(first" not in text

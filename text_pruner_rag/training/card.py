@@ -200,14 +200,16 @@ def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str,
                      threshold: float, beta: float, card_table: list[dict[str, float]],
                      train_metrics: dict[str, Any], extra_sections: Optional[list[str]] = None,
                      license: Optional[str] = None, language: Optional[Union[str, list[str]]] = None,
-                     datasets: Optional[list[str]] = None, init_from: Optional[str] = None) -> Path:
+                     datasets: Optional[list[str]] = None, init_from: Optional[str] = None,
+                     min_recall: Optional[float] = None) -> Path:
     """Write ``README.md`` (and ``threshold_sweep.png`` if a table is given) into ``folder``.
 
     The card is a ``huggingface_hub.ModelCard`` whose metadata comes from :func:`card_metadata`
     (``license``, ``language`` and ``datasets`` are passed to it), so the hub shows its license,
     base model, datasets, languages and pipeline tag. ``backbone`` is the original encoder (it gives
     ``base_model``); ``init_from`` names the pruner checkpoint the run continued from, if any. When a
-    training source is research data, the card says so above the usage section.
+    training source is research data, the card says so above the usage section. ``min_recall`` is the
+    calibration rule used (:func:`calibrate`): the card names it instead of "best F-beta".
 
     Returns:
         Path: the written ``README.md``.
@@ -218,13 +220,16 @@ def write_model_card(folder: Path, *, name: str, config_yaml: str, command: str,
     formats = sorted({s.get("format", "?") for s in sources + dev_sources})
     licenses = "\n".join(f"- **{f}**: {LICENSE_NOTES.get(f, 'see the source')}" for f in formats)
     train_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}` (limit {s.get('limit')})" for s in sources)
-    dev_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}`" for s in dev_sources) or "- none"
+    dev_list = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}`" + (f" (first {s['limit']})" if s.get("limit") else "")
+                         for s in dev_sources) or "- none"
     metrics = "\n".join(f"- {k}: {v}" for k, v in sorted(train_metrics.items()))
     lineage = f"\n- Initialised from: `{init_from}` (training continued from these weights)" if init_from else ""
     research = research_formats(sources)
     warning = (f"\n\n**Trained on research-only data ({', '.join(research)})**: see the licenses below before any "
                "commercial use; a recipe on permissively licensed data only gives weights without this "
                "restriction." if research else "")
+    rule = (f"the highest threshold with sentence recall >= {min_recall:g}" if min_recall is not None
+            else f"best sentence-level F{beta:g}")
     sweep = ""
     if card_table:
         plot_sweep(card_table, folder / "threshold_sweep.png", beta, threshold)
@@ -240,7 +245,7 @@ A context pruner and reranker in the Provence family (Chirkova et al., ICLR 2025
 keep probability per token; sentences whose mean keep probability exceeds the threshold are kept.
 
 - Backbone: `{backbone}` ({backbone_license}){lineage}
-- Calibrated `default_threshold`: **{threshold:.2f}** (best sentence-level F{beta:g} on the dev data below){warning}
+- Calibrated `default_threshold`: **{threshold:.2f}** ({rule} on the dev data below){warning}
 
 ## Usage
 

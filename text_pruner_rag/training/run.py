@@ -264,7 +264,8 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
                          backbone_license=_backbone_license(config.model.backbone),
                          sources=[s.model_dump() for s in config.data.train],
                          dev_sources=[s.model_dump() for s in config.data.dev], threshold=threshold,
-                         beta=config.evaluation.beta, card_table=card_table, train_metrics=metrics)
+                         beta=config.evaluation.beta, card_table=card_table, train_metrics=metrics,
+                         min_recall=config.evaluation.min_recall)
         logger.info("saved %s (default_threshold=%.2f)", final, threshold)
     return final
 
