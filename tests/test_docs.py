@@ -26,6 +26,12 @@ def test_readme_python_section_runs_as_written():
     for block in blocks:  # in order, in one namespace: later blocks use names the first one defines
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["r"].pruned_text and 0.0 <= namespace["r"].compression_rate <= 1.0
+    # the Japanese example's comments (issue #9): routed, ranked, emptied at 0.1
+    ja, pruner = namespace["ja"], namespace["pruner"]
+    assert pruner.routes == {"ja": "text-pruner-e5-small-ja-en"}
+    assert [round(x.score, 3) for x in ja] == [0.797, 0.078]
+    assert [round(s.probability, 3) for s in ja[1].sentences] == [0.053, 0.052] and ja[1].compression_rate == 0.0
+    assert pruner.prune_many(namespace["ja_query"], namespace["ja_contexts"], threshold=0.1)[1].pruned_text == ""
 
 
 def test_textpruner_docstring_example_prints_what_the_model_does():
