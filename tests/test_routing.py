@@ -166,3 +166,21 @@ def test_eval_reads_a_set_with_the_model_routing_gives_it(models):
     with pytest.raises(_UsageError, match="mixes languages"):
         _routed_for(english, [record(EN_QUERY, ENGLISH), record(JA_QUERY, JAPANESE)], "auto")
     assert _routed_for(english, [record(EN_QUERY, ENGLISH), record(JA_QUERY, JAPANESE)], "en") is english
+
+
+def test_embedded_default_routes_japanese_to_the_bilingual_model():
+    import warnings
+
+    from text_pruner_rag.pruner import JAPANESE_MODEL_NAME
+
+    default = TextPruner.from_pretrained()
+    assert default.routes == {"ja": JAPANESE_MODEL_NAME} and not default._routes["ja"].loaded
+    assert TextPruner.from_pretrained(language_routing=False).routes == {}
+    alone = TextPruner.from_pretrained(JAPANESE_MODEL_NAME)
+    assert alone.routes == {} and alone.name_or_path == JAPANESE_MODEL_NAME and alone.default_threshold == 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the bilingual vocabulary reads Japanese: no unknown-token warning
+        routed = default.prune(JA_QUERY, JAPANESE)
+    assert default._routes["ja"].loaded
+    expected = alone.prune(JA_QUERY, JAPANESE)
+    assert routed.score == pytest.approx(expected.score) and routed.pruned_text == expected.pruned_text
