@@ -34,6 +34,9 @@ def test_rule_compares_recall_at_the_english_models_compression(bilingual):
     worse = {"cast_dev": _report([(0.1, 0.90, 0.30), (0.2, 0.80, 0.50)], 0.1)}  # 0.85 at 0.40
     table, holds = bilingual.english_comparison(worse, english)
     assert not holds and "-0.050" in table
+    wide = {"cast_dev": _report([(0.04, 1.0, 0.0), (0.05, 0.80, 0.80)], 0.05)}  # 0.90 at 0.40, across a gap
+    table, holds = bilingual.english_comparison(wide, english)
+    assert holds and "0.900 (interpolated between 0.000 and 0.800 removed)" in table
     outside = {"cast_dev": _report([(0.1, 0.99, 0.10), (0.2, 0.98, 0.20)], 0.1)}  # never reaches 0.40
     table, holds = bilingual.english_comparison(outside, english)
     assert not holds and "outside its sweep" in table

@@ -23,13 +23,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:the tokenizer turned")
 def second_model_dir(tmp_path_factory, bert_tokenizer):
     """Another tiny random checkpoint (other weights, other default threshold): the "bilingual" model."""
     import torch
+    from transformers import AutoConfig
 
-    from conftest import tiny_bert_config
     from text_pruner_rag.modeling import TextPrunerConfig, TextPrunerModel
 
     torch.manual_seed(1)
-    config = TextPrunerConfig(base_model_config=tiny_bert_config(bert_tokenizer.vocab_size).to_dict(),
-                              max_length=128, default_threshold=0.45)
+    backbone = AutoConfig.for_model("bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                    intermediate_size=37, vocab_size=bert_tokenizer.vocab_size,
+                                    max_position_embeddings=512)
+    config = TextPrunerConfig(base_model_config=backbone.to_dict(), max_length=128, default_threshold=0.45)
     folder = tmp_path_factory.mktemp("tiny_second")
     TextPrunerModel(config).save_pretrained(str(folder))
     bert_tokenizer.save_pretrained(str(folder))

@@ -52,7 +52,8 @@ def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
     path = PRETRAINED_DIR / name
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
-            f"the embedded model is missing ({path}); reinstall text-pruner-rag or pass a "
+            f"the embedded {'default model' if name == DEFAULT_MODEL_NAME else 'model ' + name} is missing "
+            f"({path}); reinstall text-pruner-rag or pass a "
             "model path to TextPruner.from_pretrained"
         )
     return path
