@@ -214,18 +214,12 @@ def render(root: Path) -> str:
 
 
 def replace_block(text: str, block: str) -> str:
-    """``text`` with the marked block replaced (appended when there are no markers).
+    """``text`` with the ``bilingual-model-figures`` block replaced (appended when there are no markers).
 
     Raises:
         ValueError: if only one marker is there or they are out of order.
     """
-    wrapped = f"{BEGIN}\n{block.rstrip()}\n{END}"
-    start, end = text.find(BEGIN), text.find(END)
-    if start >= 0 and end > start:
-        return text[:start] + wrapped + text[end + len(END):]
-    if start >= 0 or end >= 0:
-        raise ValueError("the bilingual figures markers are broken")
-    return text.rstrip("\n") + "\n\n" + wrapped + "\n"
+    return figures.replace_block(text, block, begin=BEGIN, end=END)
 
 
 def rewrite(root: Path) -> list[Path]:

@@ -292,18 +292,18 @@ def results_markdown(reports: Mapping[str, Mapping], results: Path, block: str) 
             f"## Per dev set, at the default threshold\n\n{per_set}")  # fmt: skip
 
 
-def replace_block(text: str, block: str, *, before: Sequence[str] = ()) -> str:
-    """``text`` with the marked block replaced by ``block``; with no markers, inserted before the first
-    heading of ``before`` found (else appended).
+def replace_block(text: str, block: str, *, before: Sequence[str] = (), begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with the block between the ``begin``/``end`` markers replaced by ``block``; with no
+    markers, inserted before the first heading of ``before`` found (else appended).
 
     Raises:
         ValueError: if only one of the markers is there, or the end marker comes first.
     """
-    wrapped = f"{BEGIN}\n{block.rstrip()}\n{END}"
-    start, end = text.find(BEGIN), text.find(END)
-    if start >= 0 and end > start:
-        return text[:start] + wrapped + text[end + len(END):]
-    if start >= 0 or end >= 0:
+    wrapped = f"{begin}\n{block.rstrip()}\n{end}"
+    start, stop = text.find(begin), text.find(end)
+    if start >= 0 and stop > start:
+        return text[:start] + wrapped + text[stop + len(end):]
+    if start >= 0 or stop >= 0:
         raise ValueError("the figures markers are broken (one is missing or they are out of order)")
     for heading in before:
         at = text.find(f"\n{heading}")

@@ -299,8 +299,9 @@ def test_detect_format_of_the_issue_8_formats(tmp_path):
     assert detect_format(tmp_path / "selqa.json") == "selqa"
 
 
-def test_jaquad_dev_is_the_gold_paragraph_and_four_same_article_paragraphs(tmp_path):
-    # issue #9's JaQuAD dev figures are over the answer paragraph + 4 other paragraphs of its article
+def _write_jaquad_dev(tmp_path):
+    """A shared-data folder with one JaQuAD dev article of 7 paragraphs, one question each; returns
+    ``(raw folder, paragraphs)``."""
     raw = tmp_path / "raw"
     (raw / "jaquad" / "dev").mkdir(parents=True)
     paragraphs = [{"context": f"段落{i}の文です。答えは{i}番です。",
@@ -308,6 +309,12 @@ def test_jaquad_dev_is_the_gold_paragraph_and_four_same_article_paragraphs(tmp_p
                   for i in range(7)]  # fmt: skip
     data = {"version": "1.1", "data": [{"title": "記事", "paragraphs": paragraphs}]}
     (raw / "jaquad" / "dev" / "jaquad_dev_0000.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return raw, paragraphs
+
+
+def test_jaquad_dev_is_the_gold_paragraph_and_four_same_article_paragraphs(tmp_path):
+    # issue #9's JaQuAD dev figures are over the answer paragraph + 4 other paragraphs of its article
+    raw, paragraphs = _write_jaquad_dev(tmp_path)
     assert D.SUITES["dev-ja"] == ("jaquad_dev",)
     records, described = load_eval_data(["jaquad_dev"], data_dir=raw, limit=3)
     assert len(records) == 3 and described[0]["format"] == "squad"
@@ -322,13 +329,7 @@ def test_jaquad_dev_is_the_gold_paragraph_and_four_same_article_paragraphs(tmp_p
 def test_skip_leaves_out_the_first_queries_of_each_set(tmp_path):
     # issue #9: the bilingual model's threshold was calibrated on the first JaQuAD dev questions;
     # its reported figures use `--skip` to leave them out
-    raw = tmp_path / "raw"
-    (raw / "jaquad" / "dev").mkdir(parents=True)
-    paragraphs = [{"context": f"段落{i}の文です。答えは{i}番です。",
-                   "qas": [{"id": f"q{i}", "question": f"段落{i}の答えは？", "answers": [{"text": f"{i}番", "answer_start": 11}]}]}
-                  for i in range(7)]  # fmt: skip
-    data = {"version": "1.1", "data": [{"title": "記事", "paragraphs": paragraphs}]}
-    (raw / "jaquad" / "dev" / "jaquad_dev_0000.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    raw, _ = _write_jaquad_dev(tmp_path)
     every, _ = load_eval_data(["jaquad_dev"], data_dir=raw)
     later, described = load_eval_data(["jaquad_dev"], data_dir=raw, skip=2, limit=3)
     assert [r.id for r in later] == [r.id for r in every[2:5]]
