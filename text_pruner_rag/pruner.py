@@ -748,7 +748,7 @@ class TextPruner:
             for i, (query, context) in enumerate(zip(queries, contexts)):
                 target = self._routed([query, context], language)
                 groups.setdefault(id(target), (target, []))[1].append(i)
-            if len(groups) > 1 or next(iter(groups.values()), (self,))[0] is not self:
+            if set(groups) - {id(self)}:  # some pair is read by a routed model
                 scores: list[Optional[float]] = [None] * len(queries)
                 for target, indices in groups.values():
                     part = target._scores([queries[i] for i in indices], [contexts[i] for i in indices],
