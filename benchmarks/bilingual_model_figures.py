@@ -11,6 +11,7 @@ The eval runs are exactly::
     text-pruner-rag eval --suite dev-ja --skip 250 --limit 300 --model text-pruner-e5-small-ja-en --out benchmarks/results/bilingual-model/dev-ja
     text-pruner-rag eval --suite dev --limit 300 --model text-pruner-e5-small-ja-en --thresholds (a finer sweep) --out benchmarks/results/bilingual-model/dev
     text-pruner-rag eval --suite dev-ja --skip 250 --limit 300 --model text-pruner-e5-small-ja-en --baselines embedding --embedding-model runs/multilingual-e5-small-ja-en --out benchmarks/results/bilingual-model/dev-ja-e5-embedding
+    text-pruner-rag eval --data cast_dev --model text-pruner-e5-small-ja-en --baselines embedding --embedding-model runs/multilingual-e5-small-ja-en --thresholds (the English sweep) --out benchmarks/results/bilingual-model/cast-e5-embedding
 
 (``--skip 250``: the first 250 JaQuAD dev questions calibrated the model's threshold). Then, from the
 per-set ``report.json`` files and the English model's reports in ``benchmarks/results/default-model``
@@ -69,6 +70,9 @@ def eval_argvs(data_dir: Optional[str] = None) -> dict[str, list[str]]:
         "dev-ja-e5-embedding": ["eval", "--suite", "dev-ja", "--skip", str(SKIP_JA), "--limit", str(LIMIT), "--model",
                                 MODEL, "--baselines", "embedding", "--embedding-model", str(E5_BACKBONE),
                                 "--out", str(RESULTS / "dev-ja-e5-embedding"), *extra],
+        "cast-e5-embedding": ["eval", "--data", "cast_dev", "--model", MODEL, "--baselines", "embedding",
+                              "--embedding-model", str(E5_BACKBONE), "--thresholds", *ENGLISH_SWEEP,
+                              "--out", str(RESULTS / "cast-e5-embedding"), *extra],
     }  # fmt: skip
 
 
@@ -86,7 +90,7 @@ def run_evals(root: Path, data_dir: Optional[str], only: Sequence[str] = ()) -> 
         for name, argv in eval_argvs(data_dir).items():
             if only and name not in only:
                 continue
-            if name == "dev-ja-e5-embedding" and not E5_BACKBONE.is_dir():
+            if name.endswith("e5-embedding") and not E5_BACKBONE.is_dir():
                 print(f"skipping {name}: no {E5_BACKBONE} (run trim-vocab first)", file=sys.stderr)
                 continue
             load_start, started = os.getloadavg(), time.perf_counter()
@@ -165,6 +169,35 @@ def e5_embedding_sentence(folder: Path) -> str:
         f"{report['ranking']['pruner']['mrr']:.3f} vs {figures._f(mrr)}.")
 
 
+def cast_curve(folder: Path) -> str:
+    """Recall vs characters removed on CAsT validation+test (multi-sentence labels, unanswerable
+    passages) at every threshold, beside the embedding baseline of the model's own backbone matched to
+    the same compression ('' when not run)."""
+    path = folder / "report.json"
+    if not path.is_file():
+        return ""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    rows = {}
+    for row in report["results"]:
+        rows.setdefault(row["threshold"], {})[row["method"]] = row
+    lines = ["| threshold | chars removed | recall: pruner / embedding | unanswerable emptied: pruner / embedding |",
+             "|---|---|---|---|"]
+    for threshold in sorted(t for t in rows if t is not None):
+        pruner, embedding = rows[threshold].get("pruner"), rows[threshold].get("embedding")
+        if pruner is None or embedding is None or not 0.0 < pruner["compression"] < 1.0:
+            continue  # nothing or everything removed: no point on the curve
+        mark = " (default)" if threshold == report["default_threshold"] else ""
+        lines.append(f"| {threshold:g}{mark} | {pruner['compression']:.3f} | {pruner['recall']:.3f} / "
+                     f"{embedding['recall']:.3f} | {pruner['emptied_negative_rate']:.3f} / "
+                     f"{embedding['emptied_negative_rate']:.3f} |")
+    command = shlex.join(["text-pruner-rag", *eval_argvs()["cast-e5-embedding"]])
+    return (figures._wrap(
+        "Curve on CAsT validation+test (multi-sentence human labels, passages that answer nothing; "
+        f"{report['n_queries']} queries), against cosine similarity with the same small embedding model "
+        f"(multilingual-e5-small, mean pooling, no e5 prefixes) matched to the pruner's compression; `{command}`:")
+        + "\n\n" + "\n".join(lines))
+
+
 def _timing(folder: Path) -> str:
     run_file = folder / "run.json"
     if not run_file.is_file():
@@ -202,6 +235,7 @@ def render(root: Path) -> str:
         e5_embedding_sentence(results / "dev-ja-e5-embedding"),
         "English dev suite, same model:",
         figures.headline_table(en),
+        cast_curve(results / "cast-e5-embedding"),
         figures._wrap(
             "Default selection (the rule is in `benchmarks/bilingual_model_figures.py`): the bilingual model's "
             "sentence recall at the English model's compression, on each English dev set (English model: "

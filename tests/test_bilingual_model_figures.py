@@ -58,3 +58,19 @@ def test_committed_figures_equal_the_committed_reports(bilingual):
     for path in (ROOT / "README.md", ROOT / bilingual.MODEL_DIR / "README.md"):
         text = path.read_text(encoding="utf-8")
         assert bilingual.replace_block(text, block) == text, f"{path} is out of date: run --reuse"
+
+
+def test_cast_curve_lists_every_informative_threshold_beside_the_embedding(bilingual, tmp_path):
+    import json
+
+    rows = []
+    for t, c, r in ((0.02, 0.0, 1.0), (0.05, 0.4, 0.8), (0.1, 0.6, 0.6), (0.5, 1.0, 0.0)):
+        rows += [{"method": "pruner", "threshold": t, "compression": c, "recall": r, "emptied_negative_rate": 0.5},
+                 {"method": "embedding", "threshold": t, "compression": c, "recall": r - 0.1,
+                  "emptied_negative_rate": 0.2}]
+    (tmp_path / "report.json").write_text(json.dumps({"n_queries": 75, "default_threshold": 0.05, "results": rows}))
+    text = bilingual.cast_curve(tmp_path)
+    assert "| 0.05 (default) | 0.400 | 0.800 / 0.700 | 0.500 / 0.200 |" in text
+    assert "| 0.1 | 0.600 | 0.600 / 0.500 |" in text
+    assert "| 0.02 |" not in text and "| 0.5 |" not in text  # nothing / everything removed
+    assert bilingual.cast_curve(tmp_path / "missing") == ""
