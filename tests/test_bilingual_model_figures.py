@@ -1,4 +1,4 @@
-"""benchmarks/bilingual_model_figures.py: issue #9's targets, the default-selection rule, committed figures."""
+"""benchmarks/bilingual_model_figures.py: the JaQuAD summary, the default-selection rule, committed figures."""
 
 from __future__ import annotations
 
@@ -42,12 +42,12 @@ def test_rule_compares_recall_at_the_english_models_compression(bilingual):
     assert not holds and "outside its sweep" in table
 
 
-def test_japanese_targets(bilingual):
-    met = _report([(0.1, 0.96, 0.55)], 0.1, mrr=0.9, answer_retention=0.96)
-    assert bilingual.japanese_targets(met).count(": met") == 3
-    missed = _report([(0.1, 0.96, 0.40)], 0.1, mrr=0.8, answer_retention=0.90)
-    text = bilingual.japanese_targets(missed)
-    assert text.count("not met") == 3 and "answer retention 0.900" in text and "MRR 0.800" in text
+def test_japanese_summary_quotes_the_default_threshold_row(bilingual):
+    report = _report([(0.05, 0.9, 0.2), (0.1, 0.96, 0.55)], 0.1, mrr=0.8, answer_retention=0.90)
+    report["results"][0]["answer_retention"] = 0.99  # another threshold's row: not quoted
+    text = bilingual.japanese_summary(report)
+    assert text == ("On JaQuAD dev at the default threshold: answer retention 0.900; characters removed 0.550; "
+                    "gold-paragraph MRR 0.800.")
 
 
 def test_committed_figures_equal_the_committed_reports(bilingual):
@@ -55,9 +55,12 @@ def test_committed_figures_equal_the_committed_reports(bilingual):
     if not (results / "dev-ja" / "summary.json").is_file():
         pytest.skip("no committed bilingual results")
     block = bilingual.render(ROOT)
-    for path in (ROOT / "README.md", ROOT / bilingual.MODEL_DIR / "README.md"):
+    assert "load average" not in block and "Issue" not in block and "target" not in block
+    for path in (ROOT / "docs" / "models.md", ROOT / bilingual.MODEL_DIR / "README.md"):
         text = path.read_text(encoding="utf-8")
+        assert bilingual.BEGIN in text, f"{path} has no bilingual figures block"
         assert bilingual.replace_block(text, block) == text, f"{path} is out of date: run --reuse"
+    assert bilingual.BEGIN not in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_cast_curve_lists_every_informative_threshold_beside_the_embedding(bilingual, tmp_path):
