@@ -273,14 +273,12 @@ def test_embedded_model_int8_keeps_almost_every_decision(embedded, embedded_text
     np.testing.assert_allclose(_probabilities(got), _probabilities(want), atol=0.1, rtol=0)
 
 
-def test_readme_onnx_section_runs_as_written():
+def test_docs_onnx_page_runs_as_written():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = re.search(r"^## Faster on CPU: ONNX Runtime and int8\n(.*?)(?=^## )", readme, flags=re.S | re.M)
-    assert section, "README has no ONNX section"
-    [block] = re.findall(r"```python\n(.*?)```", section.group(1), flags=re.S)
+    page = (Path(__file__).resolve().parents[1] / "docs" / "onnx.md").read_text(encoding="utf-8")
+    block = re.findall(r"```python\n(.*?)```", page, flags=re.S)[0]
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(block, "docs/onnx.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert (namespace["fast"].backend, namespace["fast"].quantize) == ("onnx", "int8")
