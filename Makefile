@@ -34,7 +34,7 @@ demo: install
 	$(PY) examples/langchain_rag.py
 	$(PY) examples/llama_index_rag.py
 
-# The embedded model's figures in README.md, its model card and benchmarks/results-default-model.md,
+# The embedded model's figures in docs/models.md, its model card and benchmarks/results-default-model.md,
 # from one `text-pruner-rag eval --suite dev --limit 300` run (needs ../shared/data/raw; about 30 min on
 # 2 loaded CPU cores). FIGURES_ARGS=--reuse rewrites them from the existing results without a run.
 figures: install
