@@ -197,3 +197,11 @@ def test_textpruner_docstring_example_prints_what_the_model_does():
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     result = runner.run(test, out=lambda text: pytest.fail(text, pytrace=False))
     assert result.failed == 0 and result.attempted >= 5
+
+
+def test_readme_links_point_at_files_that_exist():
+    """The README is not part of the mkdocs site, so its relative links are checked here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert "docs/models.md" in targets
+    assert [t for t in targets if "://" not in t and not (ROOT / t).exists()] == []
