@@ -46,7 +46,7 @@ from .baselines import (
     SentenceSelector,
     select_matched_compression,
 )
-from .metrics import (
+from ..metrics import (
     answer_retention,
     compression_stats,
     f_beta,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..policy import check_threshold, invalid_thresholds
 
-from .preparation import SourceConfig
+from ..data.preparation import SourceConfig
 
 __all__ = [
     "ModelSettings", "DataSettings", "TeacherSettings", "NegativeSettings", "LossSettings",
