@@ -399,6 +399,6 @@ def test_old_training_data_module_reexports():
     import sys
 
     sys.modules.pop("text_pruner_rag.training.data", None)
-    with pytest.warns(DeprecationWarning, match="text_pruner_rag.records"):
+    with pytest.warns(DeprecationWarning, match="import from text_pruner_rag.data "):
         old = importlib.import_module("text_pruner_rag.training.data")
     assert old.Record is Record and old.read_squad is read_squad and old.prepare is prepare

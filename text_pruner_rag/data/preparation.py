@@ -38,7 +38,7 @@ class SourceConfig(BaseModel):
 
         - format: squad
           name: jaquad
-          path: ../shared/data/raw/jaquad/train/*.json
+          path: DATA/jaquad/train/*.json   # DATA: your raw data folder
           language: ja
           options: {max_negatives: 5}
     """

@@ -152,6 +152,6 @@ register_reader(
     "SelQA (emorynlp/selqa; Jurczyk et al., 2016), Apache-2.0; Wikipedia-derived sentences.",
 )
 
-#: Formats whose data license lets a shipped model be trained on them with attribution only (see
-#: ../shared/data/README.md); cast_answerability, multirc_eraser and wikiqa are research data.
+#: Formats whose data license lets a shipped model be trained on them with attribution only (see each
+#: reader's license note above); cast_answerability, multirc_eraser and wikiqa are research data.
 PERMISSIVE_FORMATS = ("squad", "qed", "nq_open_oracle", "hotpotqa", "musique", "fever_eraser", "squad2", "selqa")
