@@ -231,7 +231,8 @@ def test_dev_set_names_folders_and_suites(tmp_path, tiny_model_dir, monkeypatch,
         (["--data", "ODD", "--out", "X"], "cannot tell the format of"),
         (["--data", "DATA", "--thresholds", "1.5", "--out", "X"], "--thresholds must be in [0, 1], got [1.5]"),
         (["--data", "DATA", "--limit", "0", "--out", "X"], "must be >= 1, got 0"),
-        (["--data", "DATA", "--skip", "-1", "--out", "X"], "--skip must be >= 0, got -1"),
+        (["--data", "DATA", "--skip", "-1", "--out", "X"], "argument --skip: must be >= 0, got -1"),
+        (["--data", "DATA", "--limit", "2.5", "--out", "X"], "argument --limit: not an integer"),
     ],
 )
 def test_eval_usage_errors(argv, message, tmp_path, tiny_model_dir, capsys):
