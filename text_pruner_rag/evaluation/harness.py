@@ -9,7 +9,7 @@ matched to the pruner's character compression **at that threshold** (one global 
 :func:`~text_pruner_rag.evaluation.baselines.select_matched_compression`). After the first few
 queries it logs an estimate of the whole run's time.
 
-A unified record (:class:`text_pruner_rag.records.Record` or its ``to_dict()``)::
+A unified record (:class:`text_pruner_rag.data.records.Record` or its ``to_dict()``)::
 
     {"id", "query", "language": "en" | "ja", "source", "answers": [str],
      "passages": [{"text", "title", "spans": [[start, end], ...], "relevance": [0/1 per span],
