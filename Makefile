@@ -35,10 +35,11 @@ demo: install
 	$(PY) examples/llama_index_rag.py
 
 # The embedded model's figures in docs/models.md, its model card and benchmarks/results-default-model.md,
-# from one `text-pruner-rag eval --suite dev --limit 300` run (needs ../shared/data/raw; about 30 min on
+# from one `text-pruner-rag eval --suite dev --limit 300` run (reads the raw data in DATA_ROOT; about 30 min on
 # 2 loaded CPU cores). FIGURES_ARGS=--reuse rewrites them from the existing results without a run.
+DATA_ROOT ?= ../shared/data/raw
 figures: install
-	nice -n 10 $(PY) benchmarks/default_model_figures.py $(FIGURES_ARGS)
+	nice -n 10 $(PY) benchmarks/default_model_figures.py --data-dir $(DATA_ROOT) $(FIGURES_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -21,8 +21,8 @@ from pathlib import Path
 
 
 def _records(raw: Path, groups: int):
-    from text_pruner_rag.training.readers.multihop import read_hotpotqa
-    from text_pruner_rag.training.readers.squad import read_squad
+    from text_pruner_rag.data.readers.multihop import read_hotpotqa
+    from text_pruner_rag.data.readers.squad import read_squad
 
     english = list(read_hotpotqa(raw / "hotpotqa_train_subset_hipporag" / "hotpotqa_train.json", limit=groups))
     japanese = list(read_squad(raw / "jaquad" / "train", "ja", max_negatives=5, limit=groups))

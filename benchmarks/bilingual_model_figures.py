@@ -1,7 +1,7 @@
 """Figures of the embedded bilingual model: JaQuAD dev, the English dev suite, and the
 default-selection rule against the English model, from two ``text-pruner-rag eval`` runs.
 
-Usage (from the repository root, with the shared data at ``../shared/data/raw``)::
+Usage (from the repository root; the raw data folder is ``--data-dir``, default ``../shared/data/raw``)::
 
     python benchmarks/bilingual_model_figures.py            # two eval runs + rewrite (about 30 min on 2 CPU cores)
     python benchmarks/bilingual_model_figures.py --reuse    # rewrite from the existing results, no eval run
@@ -82,12 +82,17 @@ def run_evals(root: Path, data_dir: Optional[str], only: Sequence[str] = ()) -> 
     Raises:
         RuntimeError: if an eval command fails.
     """
+    cwd = Path.cwd()
+    with figures.data_environment(data_dir):
+        _run_evals_in(root, only, cwd)
+
+
+def _run_evals_in(root: Path, only: Sequence[str], cwd: Path) -> None:
     from text_pruner_rag import cli
 
-    cwd = Path.cwd()
     os.chdir(root)
     try:
-        for name, argv in eval_argvs(data_dir).items():
+        for name, argv in eval_argvs().items():
             if only and name not in only:
                 continue
             if name.endswith("e5-embedding") and not E5_BACKBONE.is_dir():
@@ -264,7 +269,7 @@ def rewrite(root: Path) -> list[Path]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reuse", action="store_true", help=f"no eval run: rewrite from {RESULTS}")
-    parser.add_argument("--data-dir", default=None, help="shared raw data folder (default: ../shared/data/raw)")
+    parser.add_argument("--data-dir", default=figures.DATA_ROOT, help=f"raw data folder (default: {figures.DATA_ROOT})")
     parser.add_argument("--only", nargs="+", default=(), choices=list(eval_argvs()),
                         help="run only these evals, then rewrite from all results")
     parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)

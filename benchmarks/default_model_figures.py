@@ -1,6 +1,6 @@
 """Regenerate every quoted figure of the embedded default model from one ``text-pruner-rag eval`` run.
 
-Usage (from the repository root, with the shared data at ``../shared/data/raw``)::
+Usage (from the repository root; the raw data folder is ``--data-dir``, default :data:`DATA_ROOT`)::
 
     make figures                                            # = nice -n 10 python benchmarks/default_model_figures.py
     python benchmarks/default_model_figures.py              # eval run + rewrite (about 30 min on 2 CPU cores)
@@ -10,7 +10,8 @@ The eval run is exactly::
 
     text-pruner-rag eval --suite dev --limit 300 --out benchmarks/results/default-model
 
-(run in this process with this checkout's code, on the model in ``text_pruner_rag/pretrained/``). Its
+(run in this process with this checkout's code, on the model in ``text_pruner_rag/pretrained/``, with
+``$TEXT_PRUNER_RAG_DATA`` set to the data folder, so the command stays the documented one). Its
 wall time, core count and load averages go to ``benchmarks/results/default-model/run.json``. Then,
 from the per-set ``report.json`` files only, it rewrites:
 
@@ -28,6 +29,7 @@ the reports, so they stay true when the model changes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -47,6 +49,9 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 SUITE = "dev"
 LIMIT = 300
+DATA_ROOT = "../shared/data/raw"
+"""The raw data folder the figures are measured on, relative to the repository root (``make figures``
+passes the same through ``DATA_ROOT``)."""
 RESULTS = Path("benchmarks/results/default-model")
 RESULTS_MD = Path("benchmarks/results-default-model.md")
 MODEL_DIR = Path("text_pruner_rag/pretrained/text-pruner-minilm-l6-en")
@@ -71,8 +76,27 @@ def eval_argv(limit: int = LIMIT, out: Path = RESULTS, data_dir: Optional[str] =
             *(["--data-dir", data_dir] if data_dir else [])]  # fmt: skip
 
 
+@contextlib.contextmanager
+def data_environment(data_dir: Optional[str]):
+    """Set ``$TEXT_PRUNER_RAG_DATA`` to ``data_dir`` (made absolute) for the eval runs, then restore it."""
+    from text_pruner_rag.data.devsets import DATA_ENV
+
+    previous = os.environ.get(DATA_ENV)
+    if data_dir:
+        os.environ[DATA_ENV] = str(Path(data_dir).expanduser().resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(DATA_ENV, None)
+        else:
+            os.environ[DATA_ENV] = previous
+
+
 def run_eval(root: Path, limit: int, data_dir: Optional[str]) -> dict:
     """Run the eval suite into ``root/RESULTS`` (emptied first) and write ``run.json``; returns it.
+
+    ``data_dir`` reaches the run through ``$TEXT_PRUNER_RAG_DATA`` (:func:`data_environment`).
 
     Raises:
         RuntimeError: if the eval command fails.
@@ -82,14 +106,15 @@ def run_eval(root: Path, limit: int, data_dir: Optional[str]) -> dict:
     out = root / RESULTS
     if out.exists():
         shutil.rmtree(out)
-    argv = eval_argv(limit, RESULTS, data_dir)
+    argv = eval_argv(limit, RESULTS)
     load_start, started = os.getloadavg(), time.perf_counter()
     cwd = Path.cwd()
-    os.chdir(root)  # the documented command runs from the repository root
-    try:
-        code = cli.main(argv)
-    finally:
-        os.chdir(cwd)
+    with data_environment(data_dir):
+        os.chdir(root)  # the documented command runs from the repository root
+        try:
+            code = cli.main(argv)
+        finally:
+            os.chdir(cwd)
     if code != 0:
         raise RuntimeError(f"text-pruner-rag {shlex.join(argv)} exited with {code}")
     run = {
@@ -110,7 +135,7 @@ def load_reports(results: Path) -> dict[str, dict]:
     Raises:
         FileNotFoundError: if no set has a report.
     """
-    from text_pruner_rag.evaluation.datasets import SUITES
+    from text_pruner_rag.data.devsets import SUITES
 
     reports = {}
     for name in SUITES[SUITE]:
@@ -340,7 +365,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reuse", action="store_true", help=f"no eval run: rewrite from the reports in {RESULTS}")
     parser.add_argument("--limit", type=int, default=LIMIT, help=f"queries per dev set (default: {LIMIT})")
-    parser.add_argument("--data-dir", default=None, help="shared raw data folder (default: ../shared/data/raw)")
+    parser.add_argument("--data-dir", default=DATA_ROOT, help=f"raw data folder (default: {DATA_ROOT})")
     parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)  # tests: a copy of the files
     args = parser.parse_args(argv)
     root = Path(args.root)

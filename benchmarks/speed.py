@@ -98,7 +98,7 @@ def xquad_groups(data_dir: str, n_contexts: int, group_size: int) -> list:
 
 def dev_groups(data_dir: str, set_name: str, n_contexts: int, group_size: int) -> list:
     """``(query, passage texts)`` groups from a project dev set (at most ``group_size`` passages per query)."""
-    from text_pruner_rag.training.devsets import build_dev_sets
+    from text_pruner_rag.data.devsets import build_dev_sets
 
     groups, total = [], 0
     for record in build_dev_sets(data_dir)[set_name]:

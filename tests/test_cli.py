@@ -192,6 +192,37 @@ def test_missing_default_model_is_reported(monkeypatch, context_file, capsys, tm
     assert out == ""
 
 
+def test_a_library_failure_is_not_a_usage_error(tiny_model_dir, context_file, monkeypatch, capsys):
+    from text_pruner_rag.pruner import TextPruner
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(TextPruner, "prune", broken)
+    code, out, err = run(["prune", "-q", QUERY, context_file, "--model", tiny_model_dir], capsys)
+    assert code == 1 and out == ""
+    assert "Traceback" in err and "ValueError: an internal invariant broke" in err
+
+
+def test_checkpoint_and_usage_errors_are_exit_2_and_one_line(tiny_model_dir, context_file, monkeypatch, capsys):
+    from text_pruner_rag.checkpoints import CheckpointError
+    from text_pruner_rag.pruner import TextPruner
+
+    def unreadable(*args, **kwargs):
+        raise CheckpointError("weights/model.safetensors: truncated file")
+
+    monkeypatch.setattr(TextPruner, "from_pretrained", unreadable)
+    code, _, err = run(["prune", "-q", QUERY, context_file, "--model", tiny_model_dir], capsys)
+    assert code == 2 and err == "text-pruner-rag prune: error: cannot load model: weights/model.safetensors: truncated file\n"
+    assert issubclass(cli.UsageError, Exception) and not issubclass(cli.UsageError, ValueError)
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--top-n"])
+def test_count_options_take_integers_only(option, tiny_model_dir, context_file, capsys):
+    code, out, err = run(["rerank", "-q", QUERY, context_file, "--model", tiny_model_dir, option, "2.5"], capsys)
+    assert code == 2 and out == "" and f"argument {option}: not an integer" in err
+
+
 def test_help_and_version(capsys):
     assert cli.main(["--help"]) == 0
     assert "prune" in capsys.readouterr().out

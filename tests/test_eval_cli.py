@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from text_pruner_rag import cli
-from text_pruner_rag.evaluation import datasets as D
+from text_pruner_rag.data import devsets as D
 from text_pruner_rag.evaluation import detect_format, load_eval_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +68,8 @@ def _write_squad(folder: Path) -> Path:
 
 
 def _write_jsonl(folder: Path) -> Path:
-    from text_pruner_rag.records import write_records
-    from text_pruner_rag.training.readers import read_openprovence_eval
+    from text_pruner_rag.data.records import write_records
+    from text_pruner_rag.data.readers import read_openprovence_eval
 
     path = folder / "unified.jsonl"
     write_records(read_openprovence_eval(_write_openprovence_eval(folder)), path)
@@ -118,7 +118,7 @@ SHARED_FILES = {
 
 
 def test_every_reader_format_is_evaluated_here():
-    from text_pruner_rag.training.readers import READERS
+    from text_pruner_rag.data.readers import READERS
 
     # a reader added later must get a writer in WRITERS or a sample in SHARED_FILES
     assert set(READERS) == set(WRITERS) | set(SHARED_FILES)
@@ -231,7 +231,8 @@ def test_dev_set_names_folders_and_suites(tmp_path, tiny_model_dir, monkeypatch,
         (["--data", "ODD", "--out", "X"], "cannot tell the format of"),
         (["--data", "DATA", "--thresholds", "1.5", "--out", "X"], "--thresholds must be in [0, 1], got [1.5]"),
         (["--data", "DATA", "--limit", "0", "--out", "X"], "must be >= 1, got 0"),
-        (["--data", "DATA", "--skip", "-1", "--out", "X"], "--skip must be >= 0, got -1"),
+        (["--data", "DATA", "--skip", "-1", "--out", "X"], "argument --skip: must be >= 0, got -1"),
+        (["--data", "DATA", "--limit", "2.5", "--out", "X"], "argument --limit: not an integer"),
     ],
 )
 def test_eval_usage_errors(argv, message, tmp_path, tiny_model_dir, capsys):

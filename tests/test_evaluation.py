@@ -34,6 +34,8 @@ from text_pruner_rag.evaluation import (
     threshold_sweep,
     tokenize,
 )
+from text_pruner_rag.evaluation.schema import EvaluationReport, ResultRow
+from text_pruner_rag.protocols import Pruner
 from text_pruner_rag.results import PruningResult, RankedContext, SentenceScore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class FakePruner:
-    """Keep probability 0.9 for sentences sharing a content word with the query, else 0.05."""
+    """Keep probability 0.9 for sentences sharing a content word with the query, else 0.05.
+
+    It has only what the :class:`~text_pruner_rag.protocols.Pruner` protocol gives the harness (no
+    ``model``, no ``threshold`` keyword), so the harness cannot reach past the protocol."""
 
     default_threshold = 0.1
+    name_or_path = None
 
     def __init__(self):
         self.calls = []
@@ -56,8 +62,9 @@ class FakePruner:
         words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}
         return 0.9 if words & set(re.findall(r"\w+", sentence.lower())) else 0.05
 
-    def prune_many(self, query, contexts, *, threshold=None, keep_ratio=None, batch_size=None):
-        self.calls.append({"threshold": threshold, "batch_size": batch_size})
+    def prune_many(self, query, contexts, *, policy=None, batch_size=None, show_progress_bar=None):
+        threshold = None if policy is None else policy.threshold
+        self.calls.append({"threshold": threshold, "batch_size": batch_size, "show_progress_bar": show_progress_bar})
         threshold = self.default_threshold if threshold is None else threshold
         results = []
         for context in contexts:
@@ -73,6 +80,12 @@ class FakePruner:
             score = max((s.probability for s in scored), default=None)
             results.append(PruningResult(pruned, score, rate, scored, full))
         return results
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+    def predict(self, inputs, batch_size=None, show_progress_bar=None, convert_to_numpy=True, convert_to_tensor=False):
+        return [max(self._probability(q, d), 0.0) for q, d in inputs]
 
     def rerank(self, query, contexts, top_n=None):
         results = self.prune_many(query, contexts)
@@ -277,7 +290,10 @@ def test_evaluate_hand_computed_values(minilm_selector):
     records = _records()
     report = evaluate(pruner, records, thresholds=[0.1, 0.95], baselines=["keep_all", "random", "bm25", minilm_selector],
                       batch_size=4)  # fmt: skip
-    assert len(pruner.calls) == 2 and pruner.calls[0] == {"threshold": None, "batch_size": 4}  # one call per query
+    assert isinstance(pruner, Pruner)
+    # one call per query, the default policy, no per-query progress bar
+    assert pruner.calls == [{"threshold": None, "batch_size": 4, "show_progress_bar": False}] * 2
+    assert isinstance(report, EvaluationReport) and isinstance(report.results[0], ResultRow)
     assert report["thresholds"] == [0.1, 0.95] and report["default_threshold"] == 0.1
     assert (report["n_queries"], report["n_passages"], report["n_sentences"]) == (2, 4, 9)
     assert (report["n_answerable_passages"], report["n_unanswerable_passages"]) == (2, 2)
@@ -314,7 +330,7 @@ def test_evaluate_hand_computed_values(minilm_selector):
             baseline, target = _row(report, method, threshold), _row(report, "pruner", threshold)["compression"]
             assert baseline["target_compression"] == target
             assert abs(baseline["compression"] - target) <= 0.5 * longest / sum(map(len, texts)) + 1e-12
-    json.dumps(report)  # JSON-serialisable
+    json.dumps(report.to_dict())  # the report.json layout is JSON-serialisable
     markdown = format_markdown(report)
     assert "## At the default threshold (0.100)" in markdown and "| **pruner** | 0.100 |" in markdown
 
@@ -325,8 +341,7 @@ def _sentences(passage):
 
 def test_evaluate_fraction_above_threshold_runs_once_per_threshold():
     class NaverLike(FakePruner):
-        class model:  # noqa: N801 - mimics pruner.model.config
-            config = type("C", (), {"sentence_rounding": "fraction_above_threshold"})()
+        sentence_rounding = "fraction_above_threshold"  # the Pruner property, not model.config
 
     pruner = NaverLike()
     report = evaluate(pruner, _records(), thresholds=[0.5, 0.95], baselines=[])
@@ -334,6 +349,31 @@ def test_evaluate_fraction_above_threshold_runs_once_per_threshold():
     assert len(pruner.calls) == 2 + 3 * 2
     assert sorted(c["threshold"] for c in pruner.calls[2:]) == [0.1, 0.1, 0.5, 0.5, 0.95, 0.95]
     assert _row(report, "pruner", 0.95)["recall"] == 0.0
+
+
+def test_evaluate_ignores_a_model_config_behind_the_protocol():
+    class ConfigOnly(FakePruner):
+        class model:  # noqa: N801 - a rule hidden in model.config is not the Pruner's business
+            config = type("C", (), {"sentence_rounding": "fraction_above_threshold"})()
+
+    pruner = ConfigOnly()
+    evaluate(pruner, _records(), thresholds=[0.5], baselines=[])
+    assert len(pruner.calls) == 2  # one pass: the default rule ("token_mean"), swept on probabilities
+
+
+def test_typed_report_round_trips_the_json_layout():
+    report = evaluate(FakePruner(), _records(), thresholds=[0.1, 0.95], baselines=["keep_all", "bm25"])
+    layout = report.to_dict()
+    assert EvaluationReport.from_dict(json.loads(json.dumps(layout))).to_dict() == layout
+    assert list(layout)[:3] == ["model", "data", "n_queries"] and "command" not in layout
+    pruner_row, bm25_row = report.row("pruner", 0.1), report.row("bm25", 0.1)
+    assert pruner_row.to_dict()["f2.5"] == pruner_row.f2_5 and "target_compression" not in pruner_row.to_dict()
+    assert list(bm25_row.to_dict())[-4:] == ["target_compression", "cutoff", "mrr", "ndcg@10"]
+    assert report.counts.n_queries == layout["n_queries"] == 2
+    assert {(r.method, r.threshold) for r in report.rows_at_default()} == {("pruner", 0.1), ("bm25", 0.1),
+                                                                           ("keep_all", None)}
+    with pytest.raises(KeyError, match="no row for method 'pruner' at threshold 0.5"):
+        report.row("pruner", 0.5)
 
 
 def test_evaluate_prints_an_estimate(capsys):

@@ -9,11 +9,20 @@ Usage::
     text-pruner-rag eval --data dev.jsonl --format auto --limit 200 --out runs/eval   # sweep table + plots
     text-pruner-rag eval --suite dev --out runs/dev                        # every dev set of the suite
 
-Without ``--model`` the embedded default model is used (offline). Exit codes: 0 success, 1 the
-embedded default model is missing, an optional dependency is missing, or pruning failed
-unexpectedly, 2 bad usage (unknown option, missing file, a pruning option out of range, bad device,
-model path or data format, a checkpoint that cannot be loaded, text or ``--query`` that is
-not UTF-8); errors go to stderr as one line.
+Without ``--model`` the embedded default model is used (offline). This module only parses arguments
+and prints; the work is done by the library (``TextPruner``, ``evaluation.evaluate`` and its typed
+``EvaluationReport``).
+
+Exit codes:
+
+* 0: success;
+* 2: bad usage, one line on stderr: argparse errors (unknown option, a value of the wrong type),
+  our own checks (:class:`UsageError`: missing file, a pruning option out of range, bad device,
+  model path, data or data format, text or ``--query`` that is not UTF-8), and a checkpoint that
+  cannot be loaded (:class:`~text_pruner_rag.checkpoints.CheckpointError`);
+* 1: the embedded default model or an optional dependency is missing (one line on stderr), or
+  anything else: a failure inside the library prints its traceback (it is a bug to report, not a
+  usage error).
 
 The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep-first``,
 ``--keep-ratio``, ``--context-token-budget``, ``--token-budget``) are those of
@@ -27,19 +36,24 @@ import dataclasses
 import json
 import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .chunking import LANGUAGES
 
-__all__ = ["main", "build_parser"]
+__all__ = ["UsageError", "build_parser", "main"]
 
 PROG = "text-pruner-rag"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-class _UsageError(Exception):
-    """Bad usage: reported on stderr with exit code 2."""
+class UsageError(Exception):
+    """Bad usage found by the command line's own checks: one line on stderr, exit code 2."""
+
+
+class _MissingModel(Exception):
+    """The embedded default model is not installed: one line on stderr, exit code 1."""
 
 
 def _number(value: str) -> float:
@@ -86,7 +100,7 @@ def _add_model_options(parser: argparse.ArgumentParser, query: bool = True) -> N
     parser.add_argument("--language", choices=LANGUAGES, default="auto",
                         help="sentence splitting language; with the embedded default model also the model that reads "
                              "the text (ja: the bilingual model) (default: auto, per text)")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
+    parser.add_argument("--batch-size", type=_positive_int, default=32, help="windows per forward pass (default: 32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_eval_parser(commands) -> None:
-    from .evaluation.datasets import DEV_SETS, SUITES
+    from .data.devsets import DEV_SETS, SUITES
     from .evaluation.harness import DEFAULT_BASELINES, DEFAULT_SWEEP
 
     ev = commands.add_parser(
@@ -153,15 +167,15 @@ def _add_eval_parser(commands) -> None:
     ev.add_argument("--format", default="auto", metavar="FORMAT",
                     help="reader format of --data (default: auto, detected from the first item)")
     ev.add_argument("--data-dir", default=None, metavar="DIR",
-                    help="shared raw data folder for dev set names (default: $TEXT_PRUNER_RAG_DATA or "
-                         "[../[../]]shared/data/raw)")
+                    help="raw data folder holding the dev sets named by --data or --suite (default: "
+                         "$TEXT_PRUNER_RAG_DATA)")
     ev.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     ev.add_argument("--thresholds", nargs="+", type=_thresholds, default=None, metavar="T",
                     help="thresholds to sweep, e.g. 0.05 0.1 0.2 or 0.05,0.1 (default: "
                          f"{' '.join(f'{t:g}' for t in DEFAULT_SWEEP)}; the model's default is always added)")
     ev.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                     help="the first N queries of each --data (or each dev set) only, for a quick run")
-    ev.add_argument("--skip", type=int, default=0, metavar="N",
+    ev.add_argument("--skip", type=_non_negative_int, default=0, metavar="N",
                     help="leave out the first N queries of each --data (or each dev set), e.g. those a "
                          "threshold was calibrated on (default: 0)")
     ev.add_argument("--baselines", default=",".join(DEFAULT_BASELINES), metavar="LIST",
@@ -178,7 +192,7 @@ def _decode_utf8(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _UsageError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise UsageError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _read_stdin() -> str:
@@ -188,7 +202,7 @@ def _read_stdin() -> str:
         return _decode_utf8(buffer.read(), "stdin")
     text = sys.stdin.read()
     if _first_surrogate(text) is not None:  # a text stream decoded with errors="surrogateescape"
-        raise _UsageError("stdin is not UTF-8 text (undecodable bytes)")
+        raise UsageError("stdin is not UTF-8 text (undecodable bytes)")
     return text
 
 
@@ -204,20 +218,20 @@ def _first_surrogate(text: str) -> Optional[int]:
 def _read_text(name: str, stdin_used: list) -> str:
     if name == "-":
         if stdin_used:
-            raise _UsageError("stdin ('-') can be read only once")
+            raise UsageError("stdin ('-') can be read only once")
         stdin_used.append(True)
         return _read_stdin()
     path = Path(name)
     if not path.exists():
-        raise _UsageError(f"no such file: {name}")
+        raise UsageError(f"no such file: {name}")
     if path.is_dir():
-        raise _UsageError(f"{name} is a directory, not a text file")
+        raise UsageError(f"{name} is a directory, not a text file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise _UsageError(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise UsageError(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise _UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
 
 
 def _looks_like_local_path(name: str) -> bool:
@@ -228,27 +242,24 @@ def _load_pruner(args: argparse.Namespace):
     from .checkpoints import CheckpointError
     from .pruner import TextPruner
 
-    if args.batch_size < 1:
-        raise _UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.model is None:
         from .pruner import default_model_path
 
         try:
             default_model_path()
         except FileNotFoundError as exc:
-            print(f"{PROG}: error: no model: {exc}. Pass --model PATH (a checkpoint folder).", file=sys.stderr)
-            return None
+            raise _MissingModel(f"no model: {exc}. Pass --model PATH (a checkpoint folder).") from None
     elif _looks_like_local_path(args.model) and not Path(args.model).expanduser().exists():
-        raise _UsageError(f"--model: no such folder: {args.model}")
+        raise UsageError(f"--model: no such folder: {args.model}")
     try:
         return TextPruner.from_pretrained(args.model, device=args.device, language=args.language,
                                           batch_size=args.batch_size)
     except CheckpointError as exc:  # the message names the folder or file
-        raise _UsageError(f"cannot load model: {_one_line(exc)}") from None
+        raise CheckpointError(f"cannot load model: {_one_line(exc)}") from None
     except FileNotFoundError as exc:
-        raise _UsageError(f"cannot load model {args.model or '(default)'}: {_one_line(exc)}") from None
+        raise UsageError(f"cannot load model {args.model or '(default)'}: {_one_line(exc)}") from None
     except ValueError as exc:  # invalid device and other bad options
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -257,10 +268,10 @@ def _one_line(exc: BaseException) -> str:
 
 def _check_query(query: str) -> None:
     if not query.strip():
-        raise _UsageError("--query must not be empty")
+        raise UsageError("--query must not be empty")
     position = _first_surrogate(query)
     if position is not None:  # bytes the locale could not decode (surrogateescape)
-        raise _UsageError(f"--query is not valid UTF-8 text (undecodable byte at character {position})")
+        raise UsageError(f"--query is not valid UTF-8 text (undecodable byte at character {position})")
 
 
 def _policy(args: argparse.Namespace):
@@ -271,7 +282,7 @@ def _policy(args: argparse.Namespace):
         return PruningPolicy.from_options(**{name: getattr(args, name) for name in PruningPolicy.option_names()})
     except (TypeError, ValueError) as exc:
         option = next((f"--{n.replace('_', '-')}" for n in PruningPolicy.option_names() if f"`{n}`" in str(exc)), None)
-        raise _UsageError(f"{option}: {exc}" if option else str(exc)) from None
+        raise UsageError(f"{option}: {exc}" if option else str(exc)) from None
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -279,8 +290,6 @@ def _prune(args: argparse.Namespace) -> int:
     policy = _policy(args)
     context = _read_text(args.file, [])
     pruner = _load_pruner(args)
-    if pruner is None:
-        return EXIT_FAILURE
     policy = policy.resolve(pruner.default_threshold)
     result = pruner.prune(args.query, context, policy=policy)
     if args.json:
@@ -307,8 +316,6 @@ def _rerank(args: argparse.Namespace) -> int:
     stdin_used: list = []
     texts = [_read_text(name, stdin_used) for name in args.files]
     pruner = _load_pruner(args)
-    if pruner is None:
-        return EXIT_FAILURE
     ranked = pruner.rerank(args.query, texts, top_n=args.top_n)
     if args.json:
         rows = [{"file": args.files[r.index], "score": r.score} for r in ranked]
@@ -326,7 +333,7 @@ def _baseline_names(value: str) -> list[str]:
     names = [] if value.strip().lower() == "none" else [b.strip() for b in value.split(",") if b.strip()]
     unknown = [b for b in names if b not in DEFAULT_BASELINES]
     if unknown:
-        raise _UsageError(f"--baselines: unknown {unknown}; expected a comma-separated subset of "
+        raise UsageError(f"--baselines: unknown {unknown}; expected a comma-separated subset of "
                           f"{','.join(DEFAULT_BASELINES)} or 'none'")  # fmt: skip
     return names
 
@@ -362,7 +369,7 @@ def _routed_for(pruner, records, language: str):
         target = pruner._routed([record.query, *(p.text for p in record.passages)], language)
         targets.setdefault(target.name_or_path, target)
     if len(targets) > 1:
-        raise _UsageError(f"the data mixes languages that the default model sends to different models "
+        raise UsageError(f"the data mixes languages that the default model sends to different models "
                           f"({', '.join(map(str, targets))}); evaluate each language on its own, or pass --model")
     return next(iter(targets.values()), pruner)
 
@@ -376,17 +383,16 @@ def _eval_one(pruner, records, data, args, out: Path, command: str):
                       batch_size=args.batch_size, seed=args.seed, embedding_model=args.embedding_model,
                       model=getattr(pruner, "name_or_path", None) or args.model or "(embedded default)", data=data,
                       show_progress_bar=not args.quiet)  # fmt: skip
-    report["model_weights_sha256"] = _weights_digest(getattr(pruner, "name_or_path", None) or args.model)
+    report.model_weights_sha256 = _weights_digest(getattr(pruner, "name_or_path", None) or args.model)
     paths = write_report(report, out, command=command)
     return report, paths
 
 
-def _print_summary(report: dict, paths: dict) -> None:
-    from .evaluation.report import format_markdown
+def _print_summary(report, paths: dict) -> None:
+    """The rows at the default threshold, from the typed report, and the files written."""
+    from .evaluation.report import format_default_rows
 
-    markdown = format_markdown(report)
-    section = markdown.split("## At the default threshold", 1)[-1].split("## Threshold sweep", 1)[0]
-    sys.stdout.write(f"At the default threshold{section.rstrip()}\n")
+    sys.stdout.write(format_default_rows(report) + "\n")
     written = [paths["json"], paths["markdown"], *paths["plots"]]
     sys.stdout.write("Wrote " + ", ".join(str(p) for p in written) + "\n")
 
@@ -394,40 +400,44 @@ def _print_summary(report: dict, paths: dict) -> None:
 def _suite_summary(reports: dict) -> dict:
     """Per dev set: its counts, the path of its full report and its rows at the default threshold (the
     full sweeps stay in ``<set>/report.json``, not copied here)."""
-    keys = ("model", "model_weights_sha256", "n_queries", "n_passages", "n_sentences", "default_threshold", "timing")
     return {
-        name: {**{k: report.get(k) for k in keys}, "report": f"{name}/report.json",
-               "at_default_threshold": [r for r in report["results"]
-                                        if r["threshold"] in (report.get("default_threshold"), None)]}
+        name: {"model": report.model, "model_weights_sha256": report.model_weights_sha256,
+               "n_queries": report.counts.n_queries, "n_passages": report.counts.n_passages,
+               "n_sentences": report.counts.n_sentences, "default_threshold": report.default_threshold,
+               "timing": dataclasses.asdict(report.timing), "report": f"{name}/report.json",
+               "at_default_threshold": [row.to_dict() for row in report.rows_at_default()]}
         for name, report in reports.items()
     }  # fmt: skip
 
 
+def _load_data(specs, load: dict):
+    """``load_eval_data`` on the user's ``--data``: a path, name or format it cannot read is bad usage."""
+    from .data.devsets import load_eval_data
+
+    try:
+        return load_eval_data(specs, **load)
+    except (FileNotFoundError, ValueError) as exc:  # documented input errors (DataFormatError included)
+        raise UsageError(str(exc)) from None
+
+
 def _eval(args: argparse.Namespace, command: str) -> int:
-    from .evaluation.datasets import DEV_SETS, SUITES, load_eval_data
+    from .data.devsets import DEV_SETS, SUITES, load_eval_data
 
     if bool(args.data) == bool(args.suite):
-        raise _UsageError("give --data PATH (repeatable) or --suite NAME, not both and not neither")
+        raise UsageError("give --data PATH (repeatable) or --suite NAME, not both and not neither")
     if args.thresholds is not None:
         args.thresholds = [t for group in args.thresholds for t in group]
         from .policy import invalid_thresholds
 
         outside = invalid_thresholds(args.thresholds)
         if outside:
-            raise _UsageError(f"--thresholds must be in [0, 1], got {outside}")
+            raise UsageError(f"--thresholds must be in [0, 1], got {outside}")
     _baseline_names(args.baselines)
     out = Path(args.out)
-    if args.skip < 0:
-        raise _UsageError(f"--skip must be >= 0, got {args.skip}")
     load = dict(format=args.format, data_dir=args.data_dir, limit=args.limit, skip=args.skip,
                 language=None if args.language == "auto" else args.language, seed=args.seed)  # fmt: skip
-    try:
-        jobs = [(None, *load_eval_data(args.data, **load))] if args.data else []
-    except FileNotFoundError as exc:
-        raise _UsageError(str(exc)) from None
+    jobs = [(None, *_load_data(args.data, load))] if args.data else []
     pruner = _load_pruner(args)
-    if pruner is None:
-        return EXIT_FAILURE
     if args.data:
         report, paths = _eval_one(pruner, jobs[0][1], jobs[0][2], args, out, command)
         _print_summary(report, paths)
@@ -468,18 +478,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: a command is required (prune, rerank or eval)", file=sys.stderr)
         return EXIT_USAGE
+    from .checkpoints import CheckpointError
+
     try:
         if args.command == "eval":
             return _eval(args, command=shlex.join([PROG, *argv]))
         return _prune(args) if args.command == "prune" else _rerank(args)
-    except (_UsageError, TypeError, ValueError) as exc:
+    except (UsageError, CheckpointError) as exc:
         print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except ImportError as exc:  # an optional dependency (eval: rank-bm25, sentence-transformers, matplotlib)
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+    except (_MissingModel, ImportError) as exc:  # optional dependencies: rank-bm25, sentence-transformers, ...
+        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a library failure: show where it happened, never as a usage error
+        traceback.print_exc()
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,11 @@ class Pruner(Protocol):
         default_threshold (float): the sentence keep threshold used when a policy has none, in ``[0, 1]``.
         name_or_path (str | None): where the model comes from (path or hub id), for serialization;
             None for a pruner built in memory.
+        sentence_rounding (str, optional): how token keep probabilities become a sentence decision,
+            one of :data:`~text_pruner_rag.policy.SENTENCE_ROUNDINGS` (the checkpoint's rule). The
+            evaluation harness reads it to know whether a threshold sweep may reuse one pass of
+            probabilities (``"token_mean"``) or needs one pass per threshold
+            (``"fraction_above_threshold"``). A pruner without it follows ``"token_mean"``.
     """
 
     default_threshold: float

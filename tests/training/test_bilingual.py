@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from text_pruner_rag.records import Passage, Record, load_records
+from text_pruner_rag.data.records import Passage, Record, load_records
 from text_pruner_rag.training.negatives import mine_negatives
 
 REPO = Path(__file__).resolve().parents[2]

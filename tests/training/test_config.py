@@ -167,7 +167,7 @@ def test_calibration_thresholds_are_checked_by_the_policy_check(tmp_path, overri
 
 
 def test_stage3_recipes_permissive_twin_drops_only_the_research_sources():
-    from text_pruner_rag.training.readers import PERMISSIVE_FORMATS
+    from text_pruner_rag.data.readers import PERMISSIVE_FORMATS
 
     research = load_config(REPO / "configs" / "minilm-en-default-stage3.yaml")
     permissive = load_config(REPO / "configs" / "minilm-en-permissive-stage3.yaml")

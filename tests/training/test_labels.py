@@ -15,10 +15,10 @@ import torch
 
 from text_pruner_rag.chunking import split_sentences
 from text_pruner_rag.encoding import WindowEncoder
-from text_pruner_rag.records import Passage
+from text_pruner_rag.data.records import Passage
 from text_pruner_rag.training.features import IGNORE_INDEX, GroupCollator, encode_passage
 from text_pruner_rag.training.losses import PrunerLoss
-from text_pruner_rag.training.readers import read_qed, read_squad
+from text_pruner_rag.data.readers import read_qed, read_squad
 
 RAW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw"
 

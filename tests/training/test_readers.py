@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from text_pruner_rag import records as records_module
-from text_pruner_rag.records import DataFormatError, Passage, ReadStats, Record, load_records, read_jsonl
-from text_pruner_rag.training.devsets import build_dev_sets
-from text_pruner_rag.training.preparation import SourceConfig, iter_source, prepare
-from text_pruner_rag.training.readers import (
+from text_pruner_rag.data import records as records_module
+from text_pruner_rag.data.records import DataFormatError, Passage, ReadStats, Record, load_records, read_jsonl
+from text_pruner_rag.data.devsets import build_dev_sets
+from text_pruner_rag.data.preparation import SourceConfig, iter_source, prepare
+from text_pruner_rag.data.readers import (
     READERS,
     normalize_question,
     read_hotpotqa,
@@ -23,7 +23,7 @@ from text_pruner_rag.training.readers import (
     read_squad,
     register_reader,
 )
-from text_pruner_rag.training.readers.common import join_sentences
+from text_pruner_rag.data.readers.common import join_sentences
 
 SHARED = Path(__file__).parents[2] / ".." / "shared"
 RAW = SHARED / "data" / "raw"
@@ -389,7 +389,7 @@ def test_register_reader_adds_a_format(tmp_path):
         with pytest.raises(ValueError, match="already registered"):
             register_reader("tsv_test", read_tsv, "again")
     finally:
-        from text_pruner_rag.training.readers import LICENSE_NOTES
+        from text_pruner_rag.data.readers import LICENSE_NOTES
 
         READERS.pop("tsv_test"), LICENSE_NOTES.pop("tsv_test")
 
@@ -399,6 +399,6 @@ def test_old_training_data_module_reexports():
     import sys
 
     sys.modules.pop("text_pruner_rag.training.data", None)
-    with pytest.warns(DeprecationWarning, match="text_pruner_rag.records"):
+    with pytest.warns(DeprecationWarning, match="import from text_pruner_rag.data "):
         old = importlib.import_module("text_pruner_rag.training.data")
     assert old.Record is Record and old.read_squad is read_squad and old.prepare is prepare

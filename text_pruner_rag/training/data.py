@@ -2,27 +2,27 @@
 
 The code now lives in:
 
-* :mod:`text_pruner_rag.records`: ``Record``, ``Passage``, ``ReadStats``, ``DataFormatError``, JSONL I/O;
-* :mod:`text_pruner_rag.training.readers`: one module per format family, and the ``READERS`` registry;
-* :mod:`text_pruner_rag.training.preparation`: ``SourceConfig``, ``iter_source``, ``prepare``;
-* :mod:`text_pruner_rag.training.devsets`: ``build_dev_sets``.
+* :mod:`text_pruner_rag.data.records`: ``Record``, ``Passage``, ``ReadStats``, ``DataFormatError``, JSONL I/O;
+* :mod:`text_pruner_rag.data.readers`: one module per format family, and the ``READERS`` registry;
+* :mod:`text_pruner_rag.data.preparation`: ``SourceConfig``, ``iter_source``, ``prepare``;
+* :mod:`text_pruner_rag.data.devsets`: ``build_dev_sets``.
 """
 
 import warnings
 
-from ..records import DataFormatError, Passage, ReadStats, Record, load_records, read_jsonl, write_records
-from .devsets import build_dev_sets
-from .preparation import SourceConfig, iter_source, prepare
-from .readers.multihop import read_hotpotqa, read_musique
-from .readers.nq_open import normalize_question, read_nq_open_oracle
-from .readers.openprovence import read_openprovence
-from .readers.qed import read_qed
-from .readers.registry import LICENSE_NOTES, READERS
-from .readers.squad import read_squad
+from ..data.records import DataFormatError, Passage, ReadStats, Record, load_records, read_jsonl, write_records
+from ..data.devsets import build_dev_sets
+from ..data.preparation import SourceConfig, iter_source, prepare
+from ..data.readers.multihop import read_hotpotqa, read_musique
+from ..data.readers.nq_open import normalize_question, read_nq_open_oracle
+from ..data.readers.openprovence import read_openprovence
+from ..data.readers.qed import read_qed
+from ..data.readers.registry import LICENSE_NOTES, READERS
+from ..data.readers.squad import read_squad
 
 warnings.warn(
-    "text_pruner_rag.training.data is deprecated: import from text_pruner_rag.records, "
-    "text_pruner_rag.training.readers, .preparation or .devsets",
+    "text_pruner_rag.training.data is deprecated: import from text_pruner_rag.data (records, readers, "
+    "preparation, devsets)",
     DeprecationWarning,
     stacklevel=2,
 )

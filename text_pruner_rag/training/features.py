@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 
 from ..chunking import Sentence
 from ..encoding import IGNORE_INDEX, QueryTemplate, WindowEncoder
-from ..records import Passage, Record
+from ..data.records import Passage, Record
 
 __all__ = ["passage_sentences", "encode_passage", "sample_group", "GroupDataset", "GroupCollator",
            "IGNORE_INDEX", "UNKNOWN_TREATMENTS"]

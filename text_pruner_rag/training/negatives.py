@@ -23,7 +23,7 @@ import logging
 import re
 from typing import Optional, Sequence
 
-from ..records import Passage, Record
+from ..data.records import Passage, Record
 
 logger = logging.getLogger(__name__)
 

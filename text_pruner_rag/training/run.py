@@ -18,9 +18,9 @@ import yaml
 
 from ..encoding import WindowEncoder
 from ..modeling import TextPrunerConfig, TextPrunerModel
-from ..records import Record, load_records
+from ..data.records import Record, load_records
 from .config import TrainConfig
-from .preparation import SourceConfig, prepare
+from ..data.preparation import SourceConfig, prepare
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ def prepare_and_mine(config: TrainConfig) -> tuple[list[Record], list[Record]]:
 
 def _mined(config: TrainConfig, records: list[Record], dry_run: bool) -> list[Record]:
     """Mine hard negatives once; the result is cached next to the prepared data and reused."""
-    from ..records import write_records
+    from ..data.records import write_records
     from .negatives import mine_negatives
 
     neg = config.negatives

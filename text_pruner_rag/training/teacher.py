@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from ..records import Passage, Record
+from ..data.records import Passage, Record
 
 logger = logging.getLogger(__name__)
 

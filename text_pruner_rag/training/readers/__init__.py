@@ -1,33 +1,13 @@
-"""Readers of public data formats, one module per format family; all yield unified records.
+"""Old import path of :mod:`text_pruner_rag.data.readers`, kept for existing imports.
 
-Index (names are imported lazily): the registry (:data:`READERS`, :data:`LICENSE_NOTES`,
-:func:`register_reader`; how to add a format is in :mod:`.registry`) and one ``read_*`` function
-per format. Shared helpers are in :mod:`.common`.
+The readers live in :mod:`text_pruner_rag.data.readers` (shared by training and evaluation); each
+``text_pruner_rag.training.readers.<family>`` module is the very ``text_pruner_rag.data.readers.<family>``
+module, and the names below resolve to the same objects.
 """
 
 from ..._lazy import attach
+from ...data.readers import _EXPORTS as _DATA_EXPORTS
 
-_EXPORTS = {
-    "LICENSE_NOTES": ".registry",
-    "READERS": ".registry",
-    "Reader": ".registry",
-    "register_reader": ".registry",
-    "read_hotpotqa": ".multihop",
-    "read_musique": ".multihop",
-    "normalize_question": ".nq_open",
-    "read_nq_open_oracle": ".nq_open",
-    "read_openprovence": ".openprovence",
-    "read_openprovence_eval": ".openprovence",
-    "read_qed": ".qed",
-    "read_squad": ".squad",
-    "read_squad2": ".squad",
-    "read_cast_answerability": ".cast",
-    "read_fever_eraser": ".eraser",
-    "read_multirc_eraser": ".eraser",
-    "read_wikiqa": ".wikiqa",
-    "read_selqa": ".selqa",
-    "PERMISSIVE_FORMATS": ".registry",
-    "read_jsonl": "text_pruner_rag.records",
-}
+_EXPORTS = {name: "text_pruner_rag.data.readers" for name in _DATA_EXPORTS}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
