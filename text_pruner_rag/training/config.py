@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..policy import check_threshold, invalid_thresholds
 
@@ -102,6 +102,29 @@ class LossSettings(_Section):
                                   "for unknown=soft.")
     unknown_weight: float = Field(0.3, ge=0, description="Loss weight of unknown sentences (target 0) for "
                                   "unknown=downweight; 1.0 treats them as irrelevant (the old behaviour).")
+    pruning_unit: Literal["token", "sentence"] = Field("token", description="Where the keep target applies: "
+                                                       "token (cross-entropy per token, Provence) or sentence "
+                                                       "(binary cross-entropy on each sentence's mean keep "
+                                                       "probability, the quantity inference thresholds).")
+    sentence_ranking_weight: float = Field(0.0, ge=0, description="Weight of the within-window pairwise "
+                                           "ranking loss on sentence mean keep probabilities (relevant "
+                                           "sentences above the other sentences of the same passage); 0 = off.")
+    sentence_ranking_unknown: Literal["below", "exclude"] = Field("below", description="Unknown sentences "
+                                                                 "of single-answer data in the sentence ranking "
+                                                                 "loss: ranked below the relevant ones, or excluded.")
+    sentence_ranking_temperature: float = Field(0.1, gt=0, description="Scale of the probability difference "
+                                                "in the sentence ranking loss (softplus(-(m_a - m_b) / T)).")
+
+    @model_validator(mode="after")
+    def _check_switches(self) -> "LossSettings":
+        idle = sorted({"sentence_ranking_unknown", "sentence_ranking_temperature"} & self.model_fields_set)
+        if idle and self.sentence_ranking_weight == 0:
+            raise ValueError(f"{', '.join(idle)} has no effect while sentence_ranking_weight is 0: set "
+                             "sentence_ranking_weight > 0 to turn the sentence ranking loss on, or remove it")
+        if self.ranking_weight == 0 and self.pruning_weight == 0 and self.sentence_ranking_weight == 0:
+            raise ValueError("every loss weight is 0 (ranking_weight, pruning_weight, sentence_ranking_weight): "
+                             "nothing would be trained")
+        return self
 
 
 class EvaluationSettings(_Section):

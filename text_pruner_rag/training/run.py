@@ -193,7 +193,7 @@ def _training_arguments(config: TrainConfig, dry_run: bool):
             values["use_cpu"] = True
     values["remove_unused_columns"] = False
     values["label_names"] = ["pruning_labels", "pruning_targets", "pruning_weights", "binary_labels",
-                             "teacher_scores", "teacher_mask"]
+                             "teacher_scores", "teacher_mask", "sentence_ids", "sentence_codes"]
     output = Path(config.output.dir) / ("dry_run" if dry_run else "checkpoints")
     return TrainingArguments(output_dir=str(output), **values)
 
@@ -230,8 +230,9 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
                                 config.data.seed, labels.unknown, labels.unknown_target,
                                 labels.unknown_weight) if dev_records else None
     args = _training_arguments(config, dry_run)
-    loss = PrunerLoss(config.loss.ranking_weight, config.loss.pruning_weight, config.loss.ranking_loss,
-                      core.config.ranking_activation)
+    loss = PrunerLoss(labels.ranking_weight, labels.pruning_weight, labels.ranking_loss,
+                      core.config.ranking_activation, labels.pruning_unit, labels.sentence_ranking_weight,
+                      labels.sentence_ranking_unknown, labels.sentence_ranking_temperature)
     trainer = PrunerTrainer(model=model, args=args, train_dataset=dataset,
                             eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
                             data_collator=GroupCollator(tokenizer.pad_token_id), processing_class=tokenizer,
