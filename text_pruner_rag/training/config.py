@@ -19,7 +19,7 @@ from .preparation import SourceConfig
 
 __all__ = [
     "ModelSettings", "DataSettings", "TeacherSettings", "NegativeSettings", "LossSettings",
-    "EvaluationSettings", "OutputSettings", "DryRunSettings", "TrainConfig", "load_config",
+    "EvaluationSettings", "OutputSettings", "DryRunSettings", "ResumeSettings", "TrainConfig", "load_config",
     "apply_overrides", "describe_config",
 ]
 
@@ -173,6 +173,25 @@ class DryRunSettings(_Section):
     steps: int = Field(2, ge=1, description="Optimizer steps in a dry run.")
 
 
+class ResumeSettings(_Section):
+    checkpoint: str = Field("auto", description="Where training starts: auto (the last checkpoint under "
+                            "<output.dir>/checkpoints when there is one, refused if the recipe changed since), "
+                            "never (from the start; delete old checkpoints first), or a checkpoint folder "
+                            "(taken as it is). Checkpoints are the transformers Trainer's own: weights, optimizer, "
+                            "scheduler, RNG states and the data position.")
+    stop_after_steps: Optional[int] = Field(None, ge=1, description="End this sitting after this many optimizer "
+                                            "steps, with the full state saved (resume later with the same recipe).")
+    stop_after_minutes: Optional[float] = Field(None, gt=0, description="End this sitting at the first step "
+                                                "after this many minutes of training, with the full state saved.")
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _check_checkpoint(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("resume.checkpoint must be auto, never or a checkpoint folder, got an empty string")
+        return value
+
+
 class TrainConfig(_Section):
     """A full training recipe (YAML)."""
 
@@ -187,6 +206,7 @@ class TrainConfig(_Section):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     output: OutputSettings
     dry_run: DryRunSettings = Field(default_factory=DryRunSettings)
+    resume: ResumeSettings = Field(default_factory=ResumeSettings)
 
 
 class _Loader(yaml.SafeLoader):
