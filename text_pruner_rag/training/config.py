@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..policy import check_threshold, invalid_thresholds
 
@@ -19,7 +19,7 @@ from ..data.preparation import SourceConfig
 
 __all__ = [
     "ModelSettings", "DataSettings", "TeacherSettings", "NegativeSettings", "LossSettings",
-    "EvaluationSettings", "OutputSettings", "DryRunSettings", "TrainConfig", "load_config",
+    "EvaluationSettings", "OutputSettings", "DryRunSettings", "ResumeSettings", "TrainConfig", "load_config",
     "apply_overrides", "describe_config",
 ]
 
@@ -102,6 +102,29 @@ class LossSettings(_Section):
                                   "for unknown=soft.")
     unknown_weight: float = Field(0.3, ge=0, description="Loss weight of unknown sentences (target 0) for "
                                   "unknown=downweight; 1.0 treats them as irrelevant (the old behaviour).")
+    pruning_unit: Literal["token", "sentence"] = Field("token", description="Where the keep target applies: "
+                                                       "token (cross-entropy per token, Provence) or sentence "
+                                                       "(binary cross-entropy on each sentence's mean keep "
+                                                       "probability, the quantity inference thresholds).")
+    sentence_ranking_weight: float = Field(0.0, ge=0, description="Weight of the within-window pairwise "
+                                           "ranking loss on sentence mean keep probabilities (relevant "
+                                           "sentences above the other sentences of the same passage); 0 = off.")
+    sentence_ranking_unknown: Literal["below", "exclude"] = Field("below", description="Unknown sentences "
+                                                                 "of single-answer data in the sentence ranking "
+                                                                 "loss: ranked below the relevant ones, or excluded.")
+    sentence_ranking_temperature: float = Field(0.1, gt=0, description="Scale of the probability difference "
+                                                "in the sentence ranking loss (softplus(-(m_a - m_b) / T)).")
+
+    @model_validator(mode="after")
+    def _check_switches(self) -> "LossSettings":
+        idle = sorted({"sentence_ranking_unknown", "sentence_ranking_temperature"} & self.model_fields_set)
+        if idle and self.sentence_ranking_weight == 0:
+            raise ValueError(f"{', '.join(idle)} has no effect while sentence_ranking_weight is 0: set "
+                             "sentence_ranking_weight > 0 to turn the sentence ranking loss on, or remove it")
+        if self.ranking_weight == 0 and self.pruning_weight == 0 and self.sentence_ranking_weight == 0:
+            raise ValueError("every loss weight is 0 (ranking_weight, pruning_weight, sentence_ranking_weight): "
+                             "nothing would be trained")
+        return self
 
 
 class EvaluationSettings(_Section):
@@ -150,6 +173,25 @@ class DryRunSettings(_Section):
     steps: int = Field(2, ge=1, description="Optimizer steps in a dry run.")
 
 
+class ResumeSettings(_Section):
+    checkpoint: str = Field("auto", description="Where training starts: auto (the last checkpoint under "
+                            "<output.dir>/checkpoints when there is one, refused if the recipe changed since), "
+                            "never (from the start; delete old checkpoints first), or a checkpoint folder "
+                            "(taken as it is). Checkpoints are the transformers Trainer's own: weights, optimizer, "
+                            "scheduler, RNG states and the data position.")
+    stop_after_steps: Optional[int] = Field(None, ge=1, description="End this sitting after this many optimizer "
+                                            "steps, with the full state saved (resume later with the same recipe).")
+    stop_after_minutes: Optional[float] = Field(None, gt=0, description="End this sitting at the first step "
+                                                "after this many minutes of training, with the full state saved.")
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _check_checkpoint(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("resume.checkpoint must be auto, never or a checkpoint folder, got an empty string")
+        return value
+
+
 class TrainConfig(_Section):
     """A full training recipe (YAML)."""
 
@@ -164,6 +206,7 @@ class TrainConfig(_Section):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     output: OutputSettings
     dry_run: DryRunSettings = Field(default_factory=DryRunSettings)
+    resume: ResumeSettings = Field(default_factory=ResumeSettings)
 
 
 class _Loader(yaml.SafeLoader):

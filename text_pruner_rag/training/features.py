@@ -21,7 +21,11 @@ the loss treats those unknown sentences (see :class:`GroupDataset`):
 
 Each pair carries ``labels`` (hard: 1/0, -100 for ignored and unknown tokens), ``targets`` (keep
 probability, float) and ``weights`` (loss weight per token, 0 where ignored); :class:`~.losses.PrunerLoss`
-uses ``targets``/``weights``.
+uses ``targets``/``weights``. For the sentence-level signals (``loss.pruning_unit: sentence`` and
+``loss.sentence_ranking``) each pair also carries ``sentence_ids`` (the passage sentence of each token,
+-1 for query, special tokens and tokens outside every span) and ``codes`` (the label code of each token's
+sentence: 1 relevant, 0 irrelevant, 2 unknown, -100 outside); :func:`token_targets` turns codes into
+``labels``/``targets``/``weights``.
 """
 
 from __future__ import annotations
@@ -37,11 +41,13 @@ from ..chunking import Sentence
 from ..encoding import IGNORE_INDEX, QueryTemplate, WindowEncoder
 from ..data.records import Passage, Record
 
-__all__ = ["passage_sentences", "encode_passage", "sample_group", "GroupDataset", "GroupCollator",
-           "IGNORE_INDEX", "UNKNOWN_TREATMENTS"]
+__all__ = ["passage_sentences", "encode_passage", "token_targets", "sample_group", "GroupDataset",
+           "GroupCollator", "IGNORE_INDEX", "UNKNOWN_TREATMENTS", "UNKNOWN_CODE"]
 
 UNKNOWN_TREATMENTS = ("ignore", "soft", "downweight")
-_UNKNOWN = 2  # sentence-label code for "unknown" passed through the encoder
+UNKNOWN_CODE = 2
+"""Sentence-label code of an *unknown* sentence (incomplete passage, not marked relevant)."""
+_UNKNOWN = UNKNOWN_CODE
 
 
 def passage_sentences(passage: Passage) -> list[Sentence]:
@@ -79,8 +85,39 @@ def encode_passage(
         raise ValueError(f"unknown must be one of {UNKNOWN_TREATMENTS}, got {unknown!r}")
     codes = [int(r) if passage.complete or r == 1 else _UNKNOWN for r in passage.relevance]
     window = encoder.encode(template, passage.text, passage_sentences(passage), language, sentence_labels=codes)[0]
+    token_codes = [int(code) for code in window.labels]
+    labels, targets, weights = token_targets(token_codes, unknown, unknown_target, unknown_weight)
+    sentence_ids = [sid if code != IGNORE_INDEX else -1 for sid, code in zip(window.sentence_ids, token_codes)]
+    features: dict[str, list] = {"input_ids": window.input_ids, "labels": labels, "targets": targets,
+                                 "weights": weights, "sentence_ids": sentence_ids, "codes": token_codes}
+    if window.token_type_ids is not None:
+        features["token_type_ids"] = window.token_type_ids
+    return features
+
+
+def token_targets(
+    codes: list[int],
+    unknown: str = "ignore",
+    unknown_target: float = 0.3,
+    unknown_weight: float = 0.3,
+) -> tuple[list[int], list[float], list[float]]:
+    """Token labels, keep targets and weights from the label code of each token's sentence.
+
+    Args:
+        codes (list[int]): per token: 1 relevant, 0 irrelevant, :data:`UNKNOWN_CODE` unknown, -100 ignored.
+        unknown, unknown_target, unknown_weight: the treatment of unknown sentences (module docstring).
+
+    Returns:
+        tuple: ``(labels, targets, weights)``, each as long as ``codes``: hard labels (-100 for ignored
+        and unknown tokens), keep-probability targets in [0, 1], loss weights (0 where ignored).
+
+    Raises:
+        ValueError: an unknown treatment or a code outside {1, 0, 2, -100}.
+    """
+    if unknown not in UNKNOWN_TREATMENTS:
+        raise ValueError(f"unknown must be one of {UNKNOWN_TREATMENTS}, got {unknown!r}")
     labels, targets, weights = [], [], []
-    for code in window.labels:
+    for code in codes:
         if code == _UNKNOWN:
             labels.append(IGNORE_INDEX)
             if unknown == "soft":
@@ -91,13 +128,11 @@ def encode_passage(
                 targets.append(0.0), weights.append(0.0)
         elif code == IGNORE_INDEX:
             labels.append(IGNORE_INDEX), targets.append(0.0), weights.append(0.0)
-        else:
+        elif code in (0, 1):
             labels.append(code), targets.append(float(code)), weights.append(1.0)
-    features: dict[str, list] = {"input_ids": window.input_ids, "labels": labels, "targets": targets,
-                                 "weights": weights}
-    if window.token_type_ids is not None:
-        features["token_type_ids"] = window.token_type_ids
-    return features
+        else:
+            raise ValueError(f"a token's sentence code must be 1, 0, {_UNKNOWN} or {IGNORE_INDEX}, got {code}")
+    return labels, targets, weights
 
 
 def sample_group(record: Record, items: int, max_positives: int, rng: random.Random) -> list[Passage]:
@@ -172,7 +207,9 @@ class GroupCollator:
     Produces ``input_ids``/``attention_mask``/(``token_type_ids``) `(n_pairs, max_len)`,
     ``pruning_labels`` `(n_pairs, max_len)` with -100 ignored, ``pruning_targets`` and ``pruning_weights``
     `(n_pairs, max_len)` float (when the pairs carry ``targets``/``weights``; padding weight 0),
-    ``binary_labels`` `(n_pairs,)`,
+    ``sentence_ids`` `(n_pairs, max_len)` long (-1 outside every sentence and on padding) and
+    ``sentence_codes`` `(n_pairs, max_len)` long (-100 outside and on padding) when the pairs carry
+    ``sentence_ids``/``codes``, ``binary_labels`` `(n_pairs,)`,
     ``teacher_scores`` `(n_pairs,)` and ``teacher_mask`` `(n_pairs,)` (1 where a teacher score exists).
     """
 
@@ -197,6 +234,10 @@ class GroupCollator:
         if has_soft:
             batch["pruning_targets"] = torch.zeros((n, width), dtype=torch.float)
             batch["pruning_weights"] = torch.zeros((n, width), dtype=torch.float)
+        has_sentences = all("sentence_ids" in p and "codes" in p for p in pairs)
+        if has_sentences:
+            batch["sentence_ids"] = torch.full((n, width), -1, dtype=torch.long)
+            batch["sentence_codes"] = torch.full((n, width), IGNORE_INDEX, dtype=torch.long)
         has_types = "token_type_ids" in pairs[0]
         if has_types:
             batch["token_type_ids"] = torch.zeros((n, width), dtype=torch.long)
@@ -208,6 +249,9 @@ class GroupCollator:
             if has_soft:
                 batch["pruning_targets"][row, :length] = torch.tensor(p["targets"], dtype=torch.float)
                 batch["pruning_weights"][row, :length] = torch.tensor(p["weights"], dtype=torch.float)
+            if has_sentences:
+                batch["sentence_ids"][row, :length] = torch.tensor(p["sentence_ids"])
+                batch["sentence_codes"][row, :length] = torch.tensor(p["codes"])
             if has_types:
                 batch["token_type_ids"][row, :length] = torch.tensor(p["token_type_ids"])
         teacher = [t for g in groups for t in g["teacher_scores"]]

@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Optional
 
 import yaml
@@ -21,6 +22,7 @@ from ..modeling import TextPrunerConfig, TextPrunerModel
 from ..data.records import Record, load_records
 from .config import TrainConfig
 from ..data.preparation import SourceConfig, prepare
+from .resume import sittings_section
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +195,7 @@ def _training_arguments(config: TrainConfig, dry_run: bool):
             values["use_cpu"] = True
     values["remove_unused_columns"] = False
     values["label_names"] = ["pruning_labels", "pruning_targets", "pruning_weights", "binary_labels",
-                             "teacher_scores", "teacher_mask"]
+                             "teacher_scores", "teacher_mask", "sentence_ids", "sentence_codes"]
     output = Path(config.output.dir) / ("dry_run" if dry_run else "checkpoints")
     return TrainingArguments(output_dir=str(output), **values)
 
@@ -230,13 +232,24 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
                                 config.data.seed, labels.unknown, labels.unknown_target,
                                 labels.unknown_weight) if dev_records else None
     args = _training_arguments(config, dry_run)
-    loss = PrunerLoss(config.loss.ranking_weight, config.loss.pruning_weight, config.loss.ranking_loss,
-                      core.config.ranking_activation)
+    loss = PrunerLoss(labels.ranking_weight, labels.pruning_weight, labels.ranking_loss,
+                      core.config.ranking_activation, labels.pruning_unit, labels.sentence_ranking_weight,
+                      labels.sentence_ranking_unknown, labels.sentence_ranking_temperature)
     trainer = PrunerTrainer(model=model, args=args, train_dataset=dataset,
                             eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
                             data_collator=GroupCollator(tokenizer.pad_token_id), processing_class=tokenizer,
                             loss=loss)
-    result = trainer.train(resume_from_checkpoint=config.training.get("resume_from_checkpoint"))
+    sitting = _start_sitting(config, trainer, Path(args.output_dir), dry_run)
+    sitting_started = time.time()
+    result = trainer.train(resume_from_checkpoint=str(sitting.resume_from) if sitting.resume_from else None)
+    if sitting.log is not None and trainer.is_world_process_zero():
+        sitting.log.record(start_step=sitting.stop.start_step, end_step=trainer.state.global_step,
+                           minutes=(time.time() - sitting_started) / 60, resumed_from=sitting.resume_from,
+                           finished=not sitting.stop.stopped)
+    if sitting.stop.stopped:
+        logger.info("sitting ended at step %d of %d; the full state is in %s (run the same recipe to resume)",
+                    trainer.state.global_step, trainer.state.max_steps, args.output_dir)
+        return Path(args.output_dir) / f"checkpoint-{trainer.state.global_step}"
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     final = Path(config.output.dir) / ("dry_run_final" if dry_run else "final")
@@ -258,6 +271,12 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
         metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
         metrics.update(train_queries=len(train_records), dev_queries=len(dev_records),
                        wall_clock_minutes=round((time.time() - started) / 60, 1))
+        extra = []
+        if sitting.log is not None:
+            totals = sitting.log.totals()
+            metrics.update(training_sittings=totals["sittings"], training_steps_all_sittings=totals["steps"],
+                           training_hours_all_sittings=totals["hours"])
+            extra.append(sittings_section(sitting.log))
         write_model_card(final, name=config.output.model_name, command=command or "",
                          config_yaml=config_text or yaml.safe_dump(config.model_dump(), sort_keys=False),
                          backbone=config.model.backbone, init_from=config.model.init_from,
@@ -265,9 +284,34 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
                          sources=[s.model_dump() for s in config.data.train],
                          dev_sources=[s.model_dump() for s in config.data.dev], threshold=threshold,
                          beta=config.evaluation.beta, card_table=card_table, train_metrics=metrics,
-                         min_recall=config.evaluation.min_recall)
+                         min_recall=config.evaluation.min_recall, extra_sections=extra)
         logger.info("saved %s (default_threshold=%.2f)", final, threshold)
     return final
+
+
+def _start_sitting(config: TrainConfig, trainer, checkpoints: Path, dry_run: bool) -> SimpleNamespace:
+    """Pick the checkpoint to resume (``resume.checkpoint``, or the legacy ``training.resume_from_checkpoint``),
+    add the stop callback and open the sitting log. Dry runs always start fresh and keep no log."""
+    from .resume import SittingLog, SittingStop, recipe_fingerprint, resolve_checkpoint
+
+    settings = config.resume
+    if dry_run:
+        stop = SittingStop()
+        trainer.add_callback(stop)
+        return SimpleNamespace(resume_from=None, stop=stop, log=None)
+    log = SittingLog(Path(config.output.dir) / "sittings.json", recipe_fingerprint(config))
+    legacy = config.training.get("resume_from_checkpoint")
+    setting = settings.checkpoint
+    if legacy and setting == "auto":
+        setting = "auto" if legacy is True else str(legacy)
+    resume_from = resolve_checkpoint(setting, checkpoints, log)
+    if resume_from is None:
+        log.reset()
+    else:
+        logger.info("resuming from %s", resume_from)
+    stop = SittingStop(settings.stop_after_steps, settings.stop_after_minutes)
+    trainer.add_callback(stop)
+    return SimpleNamespace(resume_from=resume_from, stop=stop, log=log)
 
 
 def prepare_and_mine(config: TrainConfig) -> tuple[list[Record], list[Record]]:
