@@ -10,7 +10,7 @@ an error naming the ``ja`` extra for ``from_pretrained("text-pruner-e5-small-ja-
 
 The fresh environment takes torch from ``TORCH_SPEC`` (default: the version running these tests, which
 pip takes from a local wheelhouse when there is one) and the other dependencies from the package index.
-About 2-3 minutes in all.
+A few minutes in all, most of them installing the dependencies into the fresh environment.
 """
 
 from __future__ import annotations
