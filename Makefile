@@ -8,12 +8,20 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-slow test-nightly demo bench figures clean
+# One distribution per embedded model, built from models/<name>/ (docs/packaging.md).
+MODEL_DISTS := $(wildcard models/*/pyproject.toml)
+MODEL_DIRS := $(patsubst %/pyproject.toml,%,$(MODEL_DISTS))
 
-$(VENV)/.installed: pyproject.toml
+.PHONY: install test test-slow test-nightly demo bench figures wheels clean
+
+# The model distributions are installed from the tree first (editable: the weights stay where they
+# are), so that `-e ".[all]"` finds its model requirements satisfied and pip never asks the index.
+$(VENV)/.installed: pyproject.toml $(MODEL_DISTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)" || $(PY) -m pip install -q "torch>=2.1"
+	$(PY) -m pip install -q "setuptools>=77"
+	$(PY) -m pip install -q --no-deps --no-build-isolation $(foreach d,$(MODEL_DIRS),-e ./$(d))
 	$(PY) -m pip install -q -e ".[all]"
 	touch $@
 
@@ -41,5 +49,13 @@ DATA_ROOT ?= ../shared/data/raw
 figures: install
 	nice -n 10 $(PY) benchmarks/default_model_figures.py --data-dir $(DATA_ROOT) $(FIGURES_ARGS)
 
+# Every release file into dist/: the code wheel (no weights) and one wheel per model, each built from
+# its folder with stale build/ folders removed first (setuptools would reuse them).
+wheels: install
+	rm -rf dist build models/*/build
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist . $(foreach d,$(MODEL_DIRS),./$(d))
+	rm -rf build models/*/build
+	ls -l dist
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info models/*/build models/*/*.egg-info

@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from .backends import BatchRunner, check_backend
 from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
-from .chunking import LANGUAGES, Sentence, detect_language, sentences_from_list, split_sentences
+from . import registry
+from .chunking import LANGUAGES, SUPPORTED_LANGUAGES, Sentence, detect_language, sentences_from_list, split_sentences
 from .encoding import Window, WindowEncoder
 from .modeling import TextPrunerModel
 from .policy import PruningPolicy, SentenceAggregator, fit_token_budget
@@ -29,34 +30,25 @@ __all__ = ["PreparedContext", "TextPruner", "default_model_path"]
 Context = Union[str, Sequence[str]]
 NO_TEXT_SCORE = float("-inf")
 """Score :meth:`TextPruner.predict` and :meth:`TextPruner.rank` give a context with no text to score."""
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
-DEFAULT_MODEL_NAME = "text-pruner-minilm-l6-en"
+DEFAULT_MODEL_NAME = registry.DEFAULT_MODEL
 JAPANESE_MODEL_NAME = "text-pruner-e5-small-ja-en"
 """The embedded bilingual (English + Japanese) model; the default model sends Japanese inputs to it."""
 EMBEDDED_MODELS = (DEFAULT_MODEL_NAME, JAPANESE_MODEL_NAME)
+"""The models built in this repository (for the CLI and tests); loading finds models through
+:mod:`text_pruner_rag.registry` (installed model distributions), not through this tuple."""
 FALLBACK_THRESHOLD = 0.1
 
 
 def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
-    """Folder of an embedded model shipped inside the package (by default the default English model).
-
-    Args:
-        name (str): one of ``"text-pruner-minilm-l6-en"`` (default) and ``"text-pruner-e5-small-ja-en"``.
+    """Folder of an installed embedded model (by default the default English model); see
+    :func:`text_pruner_rag.registry.checkpoint_dir`.
 
     Raises:
         ValueError: ``name`` is not an embedded model.
-        FileNotFoundError: the package was installed without that model.
+        FileNotFoundError: (:class:`~text_pruner_rag.registry.ModelNotInstalledError`) its model
+            distribution is not installed; the message names the pip command.
     """
-    if name not in EMBEDDED_MODELS:
-        raise ValueError(f"{name!r} is not an embedded model; embedded: {list(EMBEDDED_MODELS)}")
-    path = PRETRAINED_DIR / name
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"the embedded {'default model' if name == DEFAULT_MODEL_NAME else 'model ' + name} is missing "
-            f"({path}); reinstall text-pruner-rag or pass a "
-            "model path to TextPruner.from_pretrained"
-        )
-    return path
+    return registry.checkpoint_dir(name)
 
 
 class _Route:
@@ -319,13 +311,19 @@ class TextPruner:
             language_routing (bool): only for the embedded default model. True (default): a call whose
                 query or any context is Japanese (:func:`~text_pruner_rag.chunking.detect_language`, or
                 ``language="ja"``) is run whole by the bilingual model, loaded on first use with the
-                same options; English calls use the English model (see :attr:`routes`). False: the
-                English model reads everything (it cannot read Japanese). Ignored for other models.
+                same options; English calls use the English model (see :attr:`routes`). The bilingual
+                model comes with ``pip install 'text-pruner-rag[ja]'``; without it, the first Japanese
+                call warns once (``UserWarning`` naming that command) and the English model reads it.
+                False: the English model reads everything (it cannot read Japanese). Ignored for
+                other models.
 
         Raises:
             TypeError: an unknown keyword argument (Python's own check; nothing is silently ignored).
             ValueError: bad option values (see :class:`TextPruner`).
-            FileNotFoundError: the path does not exist and the hub cannot be reached.
+            FileNotFoundError: the path does not exist and the hub cannot be reached; or
+                (:class:`~text_pruner_rag.registry.ModelNotInstalledError`) an embedded model whose
+                distribution is not installed (the message names the pip command, e.g.
+                ``pip install 'text-pruner-rag[ja]'``).
             CheckpointError: the checkpoint is malformed (message says what is wrong).
         """
         check_backend(backend, quantize)
@@ -334,7 +332,7 @@ class TextPruner:
         embedded = None
         if name_or_path is None:
             embedded = DEFAULT_MODEL_NAME
-        elif str(name_or_path) in EMBEDDED_MODELS and not Path(name_or_path).exists():
+        elif registry.is_model_name(str(name_or_path)) and not Path(name_or_path).exists():
             embedded = str(name_or_path)
         if embedded:
             folder = default_model_path(embedded)
@@ -349,12 +347,12 @@ class TextPruner:
         pruner.name_or_path = embedded or str(name_or_path)
         if backend == "onnx":
             pruner._use_onnx(quantize, checkpoint_folder=Path(folder))
-        if embedded == DEFAULT_MODEL_NAME and language_routing and (
-                PRETRAINED_DIR / JAPANESE_MODEL_NAME / "config.json").is_file():
+        if embedded == DEFAULT_MODEL_NAME and language_routing:
             options = dict(device=device, dtype=dtype, max_length=max_length, batch_size=batch_size,
                            language=language, backend=backend, quantize=quantize)
-            pruner._routes["ja"] = _Route(JAPANESE_MODEL_NAME, lambda: cls.from_pretrained(
-                JAPANESE_MODEL_NAME, **options))
+            routes, pruner._unread = registry.routes_for(embedded, SUPPORTED_LANGUAGES)
+            for lang, name in routes.items():
+                pruner._routes[lang] = _Route(name, lambda name=name: cls.from_pretrained(name, **options))
         return pruner
 
     def save_pretrained(
@@ -414,6 +412,8 @@ class TextPruner:
 
     def _routed(self, texts: Iterable[Any], language: Optional[str]) -> "TextPruner":
         """The pruner that should read ``texts`` (a query and its contexts): self or a routed model."""
+        if getattr(self, "_unread", None):  # no installed model reads some language: warn once, read it here
+            registry.warn_unread_languages(self._unread, texts, language or self.language, str(self.name_or_path))
         if not self._routes:
             return self
         language = language or self.language
