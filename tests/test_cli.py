@@ -183,9 +183,9 @@ def test_bad_model_folder_exits_2(tmp_path, context_file, capsys):
 
 
 def test_missing_default_model_is_reported(monkeypatch, context_file, capsys, tmp_path):
-    from text_pruner_rag import pruner
+    from text_pruner_rag import loading
 
-    monkeypatch.setattr(pruner, "PRETRAINED_DIR", tmp_path / "no-pretrained")
+    monkeypatch.setattr(loading, "PRETRAINED_DIR", tmp_path / "no-pretrained")
     code, out, err = run(["prune", "-q", QUERY, context_file], capsys)
     assert code == 1
     assert "embedded default model is missing" in err and "--model" in err

@@ -56,8 +56,8 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
     The input documents are never modified. Metadata of each copy (a new dict holding the input's
     values, not copies of them, so locks and API clients in metadata are fine):
 
-    - ``relevance_score`` (float | None): the reranking score (higher is more relevant). Overwrites
-      the key if an earlier reranker set it. None for a document with no text.
+    - ``relevance_score`` (float): the reranking score (higher is more relevant). Overwrites
+      the key if an earlier reranker set it. ``-inf`` for a document with no text.
     - ``compression_rate`` (float): fraction in [0, 1] of the document's characters removed.
     - ``original_page_content`` (str, only with ``keep_original=True``): the unpruned text. If the
       input already has this key (an earlier compression step), the earlier, more original value is kept.
