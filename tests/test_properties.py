@@ -51,7 +51,7 @@ def check_result(result, context: str) -> None:
         assert isinstance(result.score, float) and math.isfinite(result.score)
         assert result.compression_rate == pytest.approx(1 - len(result.pruned_text) / len(context))
     else:
-        assert (result.pruned_text, result.score, result.compression_rate) == ("", None, 0.0)
+        assert (result.pruned_text, result.score, result.compression_rate) == ("", float("-inf"), 0.0)
 
 
 def _signature(result):
