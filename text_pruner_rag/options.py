@@ -47,9 +47,9 @@ def check_count(value: Any, name: str, minimum: int = 0) -> int:
         ValueError: below ``minimum``.
     """
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"`{name}` must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"`{name}` must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}")
     return int(value)
 
 
