@@ -27,7 +27,7 @@ def _no_model_calls(pruner, monkeypatch):
 def test_whitespace_only_context(tiny_pruner, context, monkeypatch):
     calls = _no_model_calls(tiny_pruner, monkeypatch)
     result = tiny_pruner.prune(QUERY, context, min_sentences=1)
-    assert (result.pruned_text, result.score, result.compression_rate) == ("", None, 0.0)
+    assert (result.pruned_text, result.score, result.compression_rate) == ("", float("-inf"), 0.0)
     assert not any(s.kept for s in result.sentences)
     assert calls == []
 

@@ -20,7 +20,7 @@ def test_predict_scores_equal_prune_many_scores(tiny_pruner):
     scores = tiny_pruner.predict([(QUERY, d) for d in DOCS])
     assert isinstance(scores, np.ndarray) and scores.dtype == np.float32 and scores.shape == (len(DOCS),)
     expected = [r.score for r in tiny_pruner.prune_many(QUERY, DOCS)]
-    assert expected[2] is None and scores[2] == -np.inf  # whitespace-only context: no text to score
+    assert expected[2] == -np.inf and scores[2] == -np.inf  # whitespace-only context: no text to score
     for got, want in zip(scores.tolist(), expected):
         if want is not None:
             assert got == np.float32(want)  # same windows, same batches: bit-identical
@@ -28,14 +28,16 @@ def test_predict_scores_equal_prune_many_scores(tiny_pruner):
 
 def test_predict_batches_across_queries(tiny_pruner, monkeypatch):
     pairs = [(QUERY, DOCS[0]), (OTHER, DOCS[1]), (QUERY, DOCS[3]), (OTHER, DOCS[0]), (QUERY, DOCS[4])]
+    from text_pruner_rag import engine
+
     calls = []
-    original = tiny_pruner._run
+    original = engine.run_windows
 
-    def spy(windows, batch_size, show_progress_bar):
+    def spy(model, windows, batch_size, show_progress_bar):
         calls.append(len(windows))
-        yield from original(windows, batch_size, show_progress_bar)
+        yield from original(model, windows, batch_size, show_progress_bar)
 
-    monkeypatch.setattr(tiny_pruner, "_run", spy)
+    monkeypatch.setattr(engine, "run_windows", spy)
     scores = tiny_pruner.predict(pairs, batch_size=64)
     assert len(calls) == 1  # one pass over the windows of both queries
     monkeypatch.undo()

@@ -51,7 +51,7 @@ def check_result(result, context: str) -> None:
         assert isinstance(result.score, float) and math.isfinite(result.score)
         assert result.compression_rate == pytest.approx(1 - len(result.pruned_text) / len(context))
     else:
-        assert (result.pruned_text, result.score, result.compression_rate) == ("", None, 0.0)
+        assert (result.pruned_text, result.score, result.compression_rate) == ("", float("-inf"), 0.0)
 
 
 def _signature(result):
@@ -156,3 +156,47 @@ def test_prune_many_matches_prune_one_by_one(tiny_pruner, contexts):
         assert (result.score is None) == (alone.score is None)
         if result.score is not None:
             assert result.score == pytest.approx(alone.score, abs=1e-5)
+
+
+# -- token budget across languages (the embedded models: two different tokenizers) -----------------
+_EN = ["The tower is 330 metres tall. ", "It was built in 1889. ", "Bananas are yellow. ", "Paris is in France. "]
+_JA = ["東京タワーは電波塔です。", "高さは333メートルです。", "寿司が好きです。", "北京市海淀区中関村大街。"]
+_sentences = st.lists(st.sampled_from(_EN + _JA), min_size=1, max_size=5)
+_contexts = st.lists(st.one_of(_sentences.map("".join), _sentences), min_size=1, max_size=4)
+_queries = st.sampled_from(["How tall is the tower?", "東京タワーの高さは？", "Tokyo tower height?"])
+
+
+@pytest.fixture(scope="module")
+def embedded_pair():
+    from text_pruner_rag import TextPruner
+    from text_pruner_rag.loading import JAPANESE_MODEL_NAME
+
+    english = TextPruner.from_pretrained(language_routing=False)
+    return english, TextPruner.from_pretrained(JAPANESE_MODEL_NAME)
+
+
+@pytest.mark.filterwarnings("ignore:the tokenizer turned")
+@settings(max_examples=max(5, settings.default.max_examples // 2))
+@given(query=_queries, contexts=_contexts, language=st.sampled_from([None, "auto", "en", "ja"]),
+       budget=st.integers(min_value=0, max_value=40))
+def test_budget_is_a_hard_cap_in_the_tokens_of_the_model_that_pruned(embedded_pair, query, contexts, language,
+                                                                     budget):
+    from text_pruner_rag import engine
+    from text_pruner_rag.routing import LanguageRouter, Route
+
+    english, bilingual = embedded_pair
+    loads = []
+    router = LanguageRouter(english, {"ja": Route("bilingual", lambda: loads.append(1) or bilingual)})
+    pruner = router.model_for(query, contexts, language)
+    counted = []
+    original = engine.count_tokens
+    engine.count_tokens = lambda model, texts: counted.append(model) or original(model, texts)
+    try:
+        results = router.prune_many(query, contexts, token_budget=budget, threshold=0.0, language=language)
+    finally:
+        engine.count_tokens = original
+    assert sum(original(pruner, [r.pruned_text for r in results])) <= budget
+    assert all(model is pruner for model in counted)  # every count used the model that pruned
+    assert loads == ([1] if pruner is bilingual else [])  # no other model was loaded
+    if language == "en":
+        assert pruner is english

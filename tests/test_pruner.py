@@ -283,7 +283,7 @@ def test_rerank_order_and_top_n(sharp_pruner):
     ranked = sharp_pruner.rerank(QUERY, contexts)
     assert sorted(r.index for r in ranked) == list(range(len(contexts)))
     scores = [r.score for r in ranked]
-    assert scores[-1] is None and ranked[-1].index == len(contexts) - 1
+    assert scores[-1] == float("-inf") and ranked[-1].index == len(contexts) - 1
     assert scores[:-1] == sorted(scores[:-1], reverse=True)
     assert len(set(round(x, 4) for x in scores[:-1])) == len(scores) - 1  # distinct scores: a real order
     pruned = sharp_pruner.prune_many(QUERY, contexts)
@@ -339,7 +339,7 @@ def test_context_list_with_non_str_item_names_the_index(tiny_pruner):
 def test_empty_and_blank_contexts(tiny_pruner, context, compression):
     result = tiny_pruner.prune(QUERY, context)
     assert result.pruned_text == ""
-    assert result.score is None
+    assert result.score == float("-inf")
     assert result.sentences == []
     assert result.compression_rate == compression
 
@@ -412,11 +412,17 @@ def test_policy_argument_is_the_keyword_options(tiny_pruner):
 def test_fraction_above_threshold_checkpoint_decides_on_token_fractions(tiny_pruner, monkeypatch):
     # naver Provence's rule: keep iff the fraction of the sentence's tokens above t is itself > t. The
     # pruner must pass the checkpoint's sentence_rounding to the policy; the two rules differ here.
-    prepared = [tiny_pruner._prepare(i, c, tiny_pruner.language) for i, c in enumerate(CONTEXTS)]
+    from text_pruner_rag import engine
+    from text_pruner_rag.policy import SentenceAggregator
+
+    prepared = [engine.prepare(i, c, tiny_pruner.language) for i, c in enumerate(CONTEXTS)]
+    _, windows = engine._score(tiny_pruner, [QUERY] * len(prepared), prepared, 8, False)
+    aggregate = SentenceAggregator([len(p.sentences) for p in prepared])
+    for window, probs in windows:
+        aggregate.add(window.context_index, window.sentence_ids, probs)
     differs = False
     for t in (0.3, 0.45, 0.5, 0.55, 0.7):
-        _, aggregate = tiny_pruner._score([QUERY] * len(prepared), prepared, t, 8, False)
-        by_fraction = [[f > t for f in fractions] for fractions in aggregate.fractions_above()]
+        by_fraction = [[f > t for f in fractions] for fractions in aggregate.fractions_above(t)]
         by_mean = [[p > t for p in probs] for probs in aggregate.sentence_probabilities()]
         monkeypatch.setattr(tiny_pruner.model.config, "sentence_rounding", "fraction_above_threshold")
         assert [_kept(r) for r in tiny_pruner.prune_many(QUERY, CONTEXTS, threshold=t)] == by_fraction

@@ -1,4 +1,4 @@
-"""Language routing: the default pruner sends Japanese calls whole to the bilingual model (issue #9)."""
+"""Language routing: the default pruner sends Japanese calls whole to the bilingual model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from text_pruner_rag import TextPruner
-from text_pruner_rag.pruner import _Route
+from text_pruner_rag.routing import LanguageRouter, Route
 
 ENGLISH = "The Eiffel Tower is in Paris. It was built in 1889. Bananas are yellow."
 JAPANESE = "東京タワーは東京都港区にある電波塔です。高さは333メートルです。バナナは黄色い果物です。"
@@ -49,7 +49,7 @@ def models(tiny_model_dir, second_model_dir):
         loads.append(1)
         return japanese
 
-    english._routes["ja"] = _Route("second", load)
+    english.router = LanguageRouter(english, {"ja": Route("second", load)})
     return english, japanese, loads
 
 
@@ -110,18 +110,43 @@ def test_predict_routes_each_pair(models, tiny_pruner):
     np.testing.assert_allclose(got, np.asarray(expected, dtype=np.float32), rtol=1e-5)
 
 
-def test_token_budget_counts_the_routed_models_tokens(models, bert_tokenizer):
-    english, japanese, _ = models
-    calls = []
-    original = japanese.count_tokens
-    japanese.count_tokens = lambda texts: calls.append(list(texts)) or original(texts)
-    try:
-        assert english.count_tokens([JAPANESE]) == original([JAPANESE])
-        assert calls
-        english.prune_many(JA_QUERY, [JAPANESE], token_budget=5)
-        assert len(calls) >= 2
-    finally:
-        del japanese.count_tokens
+def test_token_budget_counts_with_the_model_that_pruned(models, monkeypatch):
+    from text_pruner_rag import engine
+
+    english, japanese, loads = models
+    seen = []
+    original = engine.count_tokens
+    monkeypatch.setattr(engine, "count_tokens", lambda model, texts: seen.append(model) or original(model, texts))
+    english.prune_many(JA_QUERY, [JAPANESE, JAPANESE], token_budget=5, threshold=0.0, language="en")
+    assert seen and all(m is english for m in seen) and loads == []  # forced English: no other model loads
+    seen.clear()
+    english.prune_many(JA_QUERY, [JAPANESE], token_budget=5, threshold=0.0)  # routed: the budget counts the routed model's tokens
+    assert seen and all(m is japanese for m in seen)
+    # count_tokens: the pruner's own model, or the model `language` is routed to; never guessed from the text
+    seen.clear()
+    english.count_tokens([JAPANESE])
+    assert seen == [english]
+    seen.clear()
+    english.count_tokens([ENGLISH], language="ja")
+    assert seen == [japanese]
+    assert english.model_for(JA_QUERY, [ENGLISH]) is japanese and english.model_for(EN_QUERY, [ENGLISH]) is english
+    with pytest.raises(ValueError, match="language"):
+        english.count_tokens([ENGLISH], language="auto")
+
+
+def test_embedded_budget_is_a_hard_cap_in_the_tokens_of_the_model_that_pruned():
+    chinese = "東京都港区芝公園総合電波塔竣工世界一高自立式鉄塔。中華人民共和国国務院総理李克強。北京市海淀区中関村大街。"
+    pruner = TextPruner.from_pretrained()
+    with pytest.warns(UserWarning, match="unknown token"):  # the English model cannot read it: forced anyway
+        results = pruner.prune_many("Tokyo tower height?", [chinese] * 4, language="en", token_budget=50,
+                                    threshold=0.0)
+    assert sum(len(pruner.tokenizer(r.pruned_text, add_special_tokens=False)["input_ids"]) for r in results) <= 50
+    assert not pruner.router.route("ja").loaded  # a forced English call never loads the bilingual model
+    english = ["The Eiffel Tower is in Paris. It is 330 metres tall. It was built in 1889. "] * 3
+    results = pruner.prune_many("エッフェル塔の高さは？", english, token_budget=12, threshold=0.0)
+    model = pruner.model_for("エッフェル塔の高さは？", english)
+    assert model is not pruner and sum(model.count_tokens([r.pruned_text for r in results])) <= 12
+    assert sum(pruner.count_tokens([r.pruned_text for r in results], language="ja")) <= 12
 
 
 def test_route_loads_once_under_threads(models):
@@ -176,7 +201,7 @@ def test_embedded_default_routes_japanese_to_the_bilingual_model():
     from text_pruner_rag.pruner import JAPANESE_MODEL_NAME
 
     default = TextPruner.from_pretrained()
-    assert default.routes == {"ja": JAPANESE_MODEL_NAME} and not default._routes["ja"].loaded
+    assert default.routes == {"ja": JAPANESE_MODEL_NAME} and not default.router.route("ja").loaded
     assert TextPruner.from_pretrained(language_routing=False).routes == {}
     alone = TextPruner.from_pretrained(JAPANESE_MODEL_NAME)
     assert alone.routes == {} and alone.name_or_path == JAPANESE_MODEL_NAME and alone.default_threshold == 0.05
@@ -184,6 +209,6 @@ def test_embedded_default_routes_japanese_to_the_bilingual_model():
         warnings.simplefilter("always")
         routed = default.prune(JA_QUERY, JAPANESE)
     assert not [w for w in caught if "unknown token" in str(w.message)]  # the bilingual vocabulary reads it
-    assert default._routes["ja"].loaded
+    assert default.router.route("ja").loaded
     expected = alone.prune(JA_QUERY, JAPANESE)
     assert routed.score == pytest.approx(expected.score) and routed.pruned_text == expected.pruned_text

@@ -34,6 +34,7 @@ _EXPORTS = {
     "SentenceScore": ".results",
     "RankedContext": ".results",
     "PruningPolicy": ".policy",
+    "LanguageRouter": ".routing",
     "Pruner": ".protocols",
     "TextPrunerConfig": ".modeling",
     "TextPrunerModel": ".modeling",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .modeling import TextPrunerConfig, TextPrunerModel
     from .policy import PruningPolicy
     from .protocols import Pruner
+    from .routing import LanguageRouter
     from .pruner import TextPruner
     from .results import PruningResult, RankedContext, SentenceScore
 

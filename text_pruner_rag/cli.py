@@ -32,7 +32,7 @@ The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import math
 import json
 import shlex
 import sys
@@ -293,17 +293,9 @@ def _prune(args: argparse.Namespace) -> int:
     policy = policy.resolve(pruner.default_threshold)
     result = pruner.prune(args.query, context, policy=policy)
     if args.json:
-        payload = {
-            "score": result.score,
-            "compression_rate": result.compression_rate,
-            "pruned_text": result.pruned_text,
-            "threshold": policy.threshold,
-            "policy": dataclasses.asdict(policy),
-            "sentences": [
-                {"text": s.text, "start": s.start, "end": s.end, "probability": s.probability, "kept": s.kept}
-                for s in result.sentences
-            ],
-        }
+        from .results import pruning_json
+
+        payload = pruning_json(result, policy)
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
         text = result.pruned_text
@@ -318,11 +310,11 @@ def _rerank(args: argparse.Namespace) -> int:
     pruner = _load_pruner(args)
     ranked = pruner.rerank(args.query, texts, top_n=args.top_n)
     if args.json:
-        rows = [{"file": args.files[r.index], "score": r.score} for r in ranked]
+        rows = [{"file": args.files[r.index], "score": r.score if math.isfinite(r.score) else None} for r in ranked]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     else:
         for r in ranked:
-            score = "nan" if r.score is None else f"{r.score:.6f}"
+            score = f"{r.score:.6f}" if math.isfinite(r.score) else "nan"
             sys.stdout.write(f"{score}\t{args.files[r.index]}\n")
     return EXIT_OK
 
@@ -339,24 +331,10 @@ def _baseline_names(value: str) -> list[str]:
 
 
 def _weights_digest(model: Optional[str]) -> Optional[str]:
-    """SHA-256 of the checkpoint's ``model.safetensors`` (first 16 hex digits), to tell model versions apart.
-    ``model``: a folder, an embedded model name, or None (the embedded default)."""
-    import hashlib
+    """SHA-256 of the checkpoint's ``model.safetensors`` (first 16 hex digits), to tell model versions apart."""
+    from .loading import weights_digest
 
-    from .pruner import EMBEDDED_MODELS, default_model_path
-
-    if model is None or (model in EMBEDDED_MODELS and not Path(model).exists()):
-        folder = default_model_path(model or EMBEDDED_MODELS[0])
-    else:
-        folder = Path(model).expanduser()
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        return None
-    digest = hashlib.sha256()
-    with weights.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return weights_digest(model)
 
 
 def _routed_for(pruner, records, language: str):
@@ -366,7 +344,7 @@ def _routed_for(pruner, records, language: str):
         return pruner
     targets = {}
     for record in records:
-        target = pruner._routed([record.query, *(p.text for p in record.passages)], language)
+        target = pruner.model_for(record.query, [p.text for p in record.passages], language)
         targets.setdefault(target.name_or_path, target)
     if len(targets) > 1:
         raise UsageError(f"the data mixes languages that the default model sends to different models "

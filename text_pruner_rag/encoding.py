@@ -104,7 +104,9 @@ class WindowEncoder:
         tokenizer: a fast Hugging Face tokenizer (``PreTrainedTokenizerFast``).
         max_length (int): window size in tokens, query and specials included.
         max_query_fraction (float): a query longer than this fraction of ``max_length`` tokens is
-            truncated (with a warning) so every window keeps room for context. Defaults to 0.5.
+            truncated so every window keeps room for context: the first such query gives a
+            ``UserWarning`` (once per encoder, so once per pruner; transformers' own length message is
+            silenced). Defaults to 0.5.
 
     The first context of which more than :attr:`unknown_warning_fraction` (5%) of the tokens (and at
     least 2) are the tokenizer's unknown token raises a ``UserWarning``, once per encoder (so once per
@@ -130,11 +132,13 @@ class WindowEncoder:
         if self.max_length < 8:
             raise ValueError(f"max_length must be at least 8 tokens, got {max_length}")
         self._warned_unknown = False
+        self._warned_query = False
 
     # -- query template -------------------------------------------------------------------------
     def template(self, query: str) -> QueryTemplate:
         """Probe the tokenizer's pair template for ``query`` (works for BERT, RoBERTa, DeBERTa, ModernBERT)."""
-        probe = self.tokenizer(query, "x", add_special_tokens=True, truncation=False)
+        # verbose=False: transformers' own "sequence length is longer than" log is replaced by ours below
+        probe = self.tokenizer(query, "x", add_special_tokens=True, truncation=False, verbose=False)
         seq_ids = probe.sequence_ids()
         ids = list(probe["input_ids"])
         types = list(probe["token_type_ids"]) if "token_type_ids" in probe else None
@@ -154,10 +158,15 @@ class WindowEncoder:
             prefix = [ids[i] for i in keep]
             prefix_types = [types[i] for i in keep] if types else None
             truncated = True
-            logger.warning(
-                "query has %d tokens; truncated to %d tokens to leave room for the context",
-                len(query_positions), self.max_query_tokens,
-            )
+            if not self._warned_query:
+                self._warned_query = True
+                warnings.warn(
+                    f"the query has {len(query_positions)} tokens, more than this model's query limit of "
+                    f"{self.max_query_tokens} tokens ({self.max_query_tokens / self.max_length:.0%} of its {self.max_length}-token window): only its "
+                    f"first {self.max_query_tokens} tokens are read, so that every window keeps room for the "
+                    "context. Shorten the query to be read whole. (Shown once per pruner.)",
+                    UserWarning, stacklevel=4,
+                )
         return QueryTemplate(prefix, suffix, prefix_types, suffix_types, context_type, truncated)
 
     def capacity(self, template: QueryTemplate) -> int:

@@ -5,7 +5,8 @@
 construction. :meth:`TextPruner.prune <text_pruner_rag.TextPruner.prune>`, ``prune_many``, both
 framework adapters and the command line all build one (``policy=`` or keyword options, see
 :meth:`PruningPolicy.from_options`), resolve its threshold against the checkpoint's default
-(:meth:`PruningPolicy.resolve`) and pass it down. :class:`SentenceAggregator` turns the token keep
+(:meth:`PruningPolicy.resolve`) and pass it down. The option values follow the one strict rule
+of :mod:`text_pruner_rag.options`. :class:`SentenceAggregator` turns the token keep
 probabilities of the model into the sentence values the policy decides on.
 
 All policies work on per-sentence keep probabilities (``[0, 1]``). The rules, applied in this order:
@@ -28,7 +29,7 @@ All policies work on per-sentence keep probabilities (``[0, 1]``). The rules, ap
 Kept sentences always stay in their original order; the policy only returns a mask.
 
 **Token budget across documents** (``token_budget``, applied after the rules above to all the
-contexts of one call together, see :func:`select_within_token_budget` and :func:`fit_token_budget`):
+contexts of one call together, see :mod:`text_pruner_rag.budget`):
 the sentences kept by rules 1-4 are the candidates; the most relevant of them across all contexts
 (highest keep probability, ties broken by the context's reranking score) are taken while they fit in
 the budget. The budget counts the tokens of the model's tokenizer (no special tokens) of each returned
@@ -42,10 +43,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from numbers import Real
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
-from .results import PruningResult
+from .options import check_bool, check_count, check_fraction, check_threshold
 
 __all__ = [
     "PruningPolicy",
@@ -65,22 +65,6 @@ OpenProvence) or ``"fraction_above_threshold"`` (on the fraction of its tokens a
 naver Provence). See :meth:`SentenceAggregator.select`."""
 
 
-def check_threshold(value: Any, name: str = "threshold") -> float:
-    """``value`` as a float if it is a sentence keep threshold: a number in ``[0, 1]``.
-
-    The one range check of thresholds (policy options, adapters, command line, checkpoint configs).
-
-    Raises:
-        TypeError: not a real number.
-        ValueError: outside ``[0, 1]``, NaN, or a ``bool``.
-    """
-    if not isinstance(value, Real):
-        raise TypeError(f"`{name}` must be a number in [0, 1], got {value!r} ({type(value).__name__})")
-    if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"`{name}` must be in [0, 1], got {value}")
-    return float(value)
-
-
 def invalid_thresholds(values: Iterable[Any]) -> list[Any]:
     """The values :func:`check_threshold` refuses, in order (for checking a list of sweep thresholds at once)."""
     bad = []
@@ -90,15 +74,6 @@ def invalid_thresholds(values: Iterable[Any]) -> list[Any]:
         except (TypeError, ValueError):
             bad.append(value)
     return bad
-
-
-def _check_count(value: Any, name: str) -> int:
-    """A non-negative integer (an integral float such as ``5.0`` is accepted)."""
-    if not isinstance(value, Real):
-        raise TypeError(f"`{name}` must be an integer >= 0, got {value!r} ({type(value).__name__})")
-    if isinstance(value, bool) or not math.isfinite(value) or int(value) != value or value < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -136,21 +111,17 @@ class PruningPolicy:
     token_budget: Optional[int] = None
 
     def __post_init__(self) -> None:
+        # the one strict rule of text_pruner_rag.options: no coercion ("0.5", 5.0 and True are refused)
         if self.threshold is not None:
             object.__setattr__(self, "threshold", check_threshold(self.threshold))
-        object.__setattr__(self, "min_sentences", _check_count(self.min_sentences, "min_sentences"))
-        if not isinstance(self.keep_first, bool):
-            raise TypeError(f"`keep_first` must be a bool, got {self.keep_first!r}")
+        object.__setattr__(self, "min_sentences", check_count(self.min_sentences, "min_sentences"))
+        check_bool(self.keep_first, "keep_first")
         if self.keep_ratio is not None:
-            if not isinstance(self.keep_ratio, Real):
-                raise TypeError(f"`keep_ratio` must be a number in (0, 1], got {self.keep_ratio!r}")
-            if isinstance(self.keep_ratio, bool) or not 0.0 < float(self.keep_ratio) <= 1.0:
-                raise ValueError(f"`keep_ratio` must be in (0, 1], got {self.keep_ratio}")
-            object.__setattr__(self, "keep_ratio", float(self.keep_ratio))
+            object.__setattr__(self, "keep_ratio", check_fraction(self.keep_ratio, "keep_ratio", allow_zero=False))
         for name in ("context_token_budget", "token_budget"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, _check_count(value, name))
+                object.__setattr__(self, name, check_count(value, name))
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -261,8 +232,9 @@ class SentenceAggregator:
 
     A sentence's keep probability is the mean keep probability of its tokens, over every window that
     holds them (a sentence split across windows counts all its tokens). Also kept per sentence: its
-    number of tokens (the unit of ``context_token_budget``) and the fraction of its tokens whose keep
-    probability is above ``threshold`` (for the naver ``"fraction_above_threshold"`` rule).
+    number of tokens (the unit of ``context_token_budget``) and its tokens' probabilities, from which
+    :meth:`fractions_above` gives the fraction above a threshold (the naver ``"fraction_above_threshold"``
+    rule). The aggregator holds no threshold: the policy is the one owner of every option.
 
     A sentence with no token (e.g. only characters the tokenizer drops) takes its previous sentence's
     values (the next one's if it is first); 0.0 if no sentence of the context has a token. Values are
@@ -270,14 +242,10 @@ class SentenceAggregator:
 
     Args:
         sentence_counts (Sequence[int]): number of sentences of each context.
-        threshold (float): the resolved threshold (for the fractions above it), in ``[0, 1]``.
     """
 
-    def __init__(self, sentence_counts: Sequence[int], threshold: float) -> None:
-        self.threshold = float(threshold)
-        self._sums = [[0.0] * n for n in sentence_counts]
-        self._above = [[0] * n for n in sentence_counts]
-        self._counts = [[0] * n for n in sentence_counts]
+    def __init__(self, sentence_counts: Sequence[int]) -> None:
+        self._tokens: list[list[list[float]]] = [[[] for _ in range(n)] for n in sentence_counts]
 
     def add(self, context_index: int, sentence_ids: Sequence[int], probabilities: Sequence[float]) -> None:
         """Add one window's tokens: ``sentence_ids[t]`` is token ``t``'s sentence (``< 0``: not context text).
@@ -288,34 +256,34 @@ class SentenceAggregator:
             probabilities (Sequence[float]): per token, its keep probability (same length or longer;
                 extra values are ignored).
         """
-        sums, above, counts = self._sums[context_index], self._above[context_index], self._counts[context_index]
-        threshold = self.threshold
+        tokens = self._tokens[context_index]
         for sentence, p in zip(sentence_ids, probabilities):
             if sentence >= 0:
-                sums[sentence] += p
-                above[sentence] += p > threshold
-                counts[sentence] += 1
+                tokens[sentence].append(p)
 
     def sentence_probabilities(self) -> list[list[float]]:
         """Per context, the mean token keep probability of each sentence, in ``[0, 1]``."""
-        return [_fill_tokenless([s / k if k else None for s, k in zip(sums, counts)])
-                for sums, counts in zip(self._sums, self._counts)]
+        return [_fill_tokenless([sum(t) / len(t) if t else None for t in context]) for context in self._tokens]
 
-    def fractions_above(self) -> list[list[float]]:
-        """Per context, the fraction of each sentence's tokens with keep probability ``> threshold``."""
-        return [_fill_tokenless([a / k if k else None for a, k in zip(above, counts)])
-                for above, counts in zip(self._above, self._counts)]
+    def fractions_above(self, threshold: float) -> list[list[float]]:
+        """Per context, the fraction of each sentence's tokens with keep probability ``> threshold``.
+
+        Args:
+            threshold (float): a keep threshold in ``[0, 1]``.
+        """
+        threshold = check_threshold(threshold)
+        return [_fill_tokenless([sum(p > threshold for p in t) / len(t) if t else None for t in context])
+                for context in self._tokens]
 
     def token_counts(self) -> list[list[int]]:
         """Per context, the number of tokens of each sentence (0 for a sentence with no token)."""
-        return [list(counts) for counts in self._counts]
+        return [[len(t) for t in context] for context in self._tokens]
 
     def select(self, policy: PruningPolicy, sentence_rounding: str = "token_mean") -> list[list[bool]]:
         """The kept mask of every context: :meth:`PruningPolicy.select` on this aggregation.
 
         Each context is decided on its :meth:`sentence_probabilities` and :meth:`token_counts`; with the
-        ``"fraction_above_threshold"`` rounding also on its :meth:`fractions_above` (whose threshold is
-        the aggregator's: build it with the policy's resolved threshold).
+        ``"fraction_above_threshold"`` rounding also on its :meth:`fractions_above` the policy's threshold.
 
         Args:
             policy (PruningPolicy): the resolved policy of the call.
@@ -331,8 +299,8 @@ class SentenceAggregator:
         if sentence_rounding not in SENTENCE_ROUNDINGS:
             raise ValueError(f"`sentence_rounding` must be one of {list(SENTENCE_ROUNDINGS)}, got {sentence_rounding!r}")
         probabilities, token_counts = self.sentence_probabilities(), self.token_counts()
-        if sentence_rounding == "fraction_above_threshold":
-            fractions: Sequence[Optional[list[float]]] = self.fractions_above()
+        if sentence_rounding == "fraction_above_threshold" and policy.keep_ratio is None:
+            fractions: Sequence[Optional[list[float]]] = self.fractions_above(policy._resolved_threshold())
         else:
             fractions = [None] * len(probabilities)
         return [policy.select(p, token_counts=c, fractions_above=f)
@@ -349,135 +317,5 @@ def _fill_tokenless(values: list[Optional[float]]) -> list[float]:
     return filled
 
 
-def select_within_token_budget(
-    probabilities: Sequence[Sequence[float]],
-    token_counts: Sequence[Sequence[int]],
-    candidates: Sequence[Sequence[bool]],
-    token_budget: int,
-    document_scores: Optional[Sequence[Optional[float]]] = None,
-    *,
-    keep_first: bool = False,
-) -> list[list[bool]]:
-    """Choose sentences across several documents so that together they hold at most ``token_budget`` tokens.
-
-    Greedy fill by relevance: the candidate sentences of all documents are visited by decreasing keep
-    probability (ties: higher document score first, then earlier document, then earlier sentence); a
-    sentence is taken when its tokens still fit in what is left of the budget, and skipped otherwise
-    (a later, shorter sentence may still fit). Pure function: no model, no tokenizer.
-
-    Args:
-        probabilities (Sequence[Sequence[float]]): per document, the keep probability of each
-            sentence, in ``[0, 1]``.
-        token_counts (Sequence[Sequence[int]]): per document, the tokens of each sentence (``>= 0``).
-        candidates (Sequence[Sequence[bool]]): per document, the sentences that may be taken (usually
-            the mask chosen by :meth:`PruningPolicy.select`); others are never taken.
-        token_budget (int): the most tokens all taken sentences may hold together, ``>= 0``.
-        document_scores (Sequence[float | None], optional): reranking score per document, only to
-            break ties in probability (None ranks below every score). Defaults to no tie-break.
-        keep_first (bool): a document's first sentence is taken together with its first other
-            sentence (both must fit), as :attr:`PruningPolicy.keep_first` does. Defaults to False.
-
-    Returns:
-        list[list[bool]]: per document, the taken mask (a subset of ``candidates``; kept sentences stay
-        in their original order when the caller joins them). A document whose taken sentences all have
-        0 tokens gets an all-False mask: it is left empty, and callers drop it.
-
-    Raises:
-        ValueError: lists of different lengths, a negative budget or a negative token count.
-    """
-    token_budget = _check_count(token_budget, "token_budget")
-    n_docs = len(probabilities)
-    if len(token_counts) != n_docs or len(candidates) != n_docs:
-        raise ValueError("probabilities, token_counts and candidates need one entry per document")
-    if document_scores is not None and len(document_scores) != n_docs:
-        raise ValueError("document_scores needs one entry per document")
-    for d in range(n_docs):
-        if not len(probabilities[d]) == len(token_counts[d]) == len(candidates[d]):
-            raise ValueError(f"document {d}: probabilities, token_counts and candidates differ in length")
-        if any(c < 0 for c in token_counts[d]):
-            raise ValueError(f"document {d}: token counts must be >= 0")
-
-    def doc_rank(d: int) -> float:  # ascending sort key: higher score first, None last
-        score = None if document_scores is None else document_scores[d]
-        return float("inf") if score is None else -float(score)
-
-    order = sorted(
-        ((d, i) for d in range(n_docs) for i in range(len(candidates[d])) if candidates[d][i]),
-        key=lambda di: (-probabilities[di[0]][di[1]], doc_rank(di[0]), di[0], di[1]),
-    )
-    taken = [[False] * len(c) for c in candidates]
-    left = int(token_budget)
-    for d, i in order:
-        if taken[d][i]:
-            continue
-        group = [i]
-        if keep_first and i > 0 and candidates[d][0] and not taken[d][0]:
-            group.insert(0, 0)
-        cost = sum(token_counts[d][j] for j in group)
-        if cost <= left:
-            for j in group:
-                taken[d][j] = True
-            left -= cost
-    for d in range(n_docs):
-        if not any(t and token_counts[d][i] > 0 for i, t in enumerate(taken[d])):
-            taken[d] = [False] * len(taken[d])
-    return taken
-
-
-def fit_token_budget(
-    results: Sequence[PruningResult],
-    token_budget: int,
-    count_tokens: Callable[[list[str]], list[int]],
-    *,
-    keep_first: bool = False,
-) -> list[PruningResult]:
-    """Cut the kept sentences of several results so that their texts together fit in ``token_budget`` tokens.
-
-    The sentences each result keeps are the candidates of :func:`select_within_token_budget`, with
-    each sentence costing ``count_tokens([sentence.text])`` tokens and ties broken by the results'
-    reranking scores. The joined texts are then counted again as a whole (a tokenizer can merge
-    tokens across a sentence boundary); in the rare case the total exceeds the budget, the selection
-    is redone with the budget lowered by the excess, until it fits. Guarantee:
-    ``sum(count_tokens([r.pruned_text for r in output])) <= token_budget``.
-
-    Args:
-        results (Sequence[PruningResult]): the results of one query (e.g. from ``prune_many``).
-        token_budget (int): most tokens of all returned texts together, ``>= 0``.
-        count_tokens (Callable[[list[str]], list[int]]): tokens of each text (for a
-            :class:`~text_pruner_rag.TextPruner`: :meth:`~text_pruner_rag.TextPruner.count_tokens`, the
-            model's tokenizer without special tokens).
-        keep_first (bool): keep a result's first sentence with its first other taken sentence.
-
-    Returns:
-        list[PruningResult]: one per input, in order, with ``kept``, ``pruned_text`` and
-        ``compression_rate`` updated; a result left with no sentence has ``pruned_text == ""``
-        (score and sentences kept). Sentences are only ever removed, never added.
-
-    Raises:
-        ValueError: a negative budget.
-    """
-    token_budget = _check_count(token_budget, "token_budget")
-    candidates = [[s.kept for s in r.sentences] for r in results]
-    probabilities = [[s.probability for s in r.sentences] for r in results]
-    flat = [s.text for r, c in zip(results, candidates) for s, k in zip(r.sentences, c) if k]
-    flat_counts = iter(count_tokens(flat) if flat else [])
-    counts = [[next(flat_counts) if k else 0 for k in c] for c in candidates]
-    scores = [r.score for r in results]
-    budget = int(token_budget)
-    while True:
-        masks = select_within_token_budget(probabilities, counts, candidates, budget, scores, keep_first=keep_first)
-        texts = ["".join(s.text for s, k in zip(r.sentences, m) if k) for r, m in zip(results, masks)]
-        non_empty = [t for t in texts if t]
-        total = sum(count_tokens(non_empty)) if non_empty else 0
-        if total <= token_budget or budget == 0:
-            break
-        budget = max(0, budget - (total - int(token_budget)))
-    output = []
-    for result, mask, text in zip(results, masks, texts):
-        if [s.kept for s in result.sentences] == mask:
-            output.append(result)
-            continue
-        sentences = [replace(s, kept=k) for s, k in zip(result.sentences, mask)]
-        rate = 1.0 - len(text) / len(result.context) if result.context else 0.0
-        output.append(replace(result, pruned_text=text, compression_rate=rate, sentences=sentences))
-    return output
+# The cross-document token budget lives in budget.py; these names stay importable from here.
+from .budget import fit_token_budget, select_within_token_budget  # noqa: E402

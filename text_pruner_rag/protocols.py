@@ -27,15 +27,22 @@ class Pruner(Protocol):
         default_threshold (float): the sentence keep threshold used when a policy has none, in ``[0, 1]``.
         name_or_path (str | None): where the model comes from (path or hub id), for serialization;
             None for a pruner built in memory.
-        sentence_rounding (str, optional): how token keep probabilities become a sentence decision,
-            one of :data:`~text_pruner_rag.policy.SENTENCE_ROUNDINGS` (the checkpoint's rule). The
+        sentence_rounding (str): how token keep probabilities become a sentence decision, one of
+            :data:`~text_pruner_rag.policy.SENTENCE_ROUNDINGS` (the checkpoint's rule). The
             evaluation harness reads it to know whether a threshold sweep may reuse one pass of
-            probabilities (``"token_mean"``) or needs one pass per threshold
-            (``"fraction_above_threshold"``). A pruner without it follows ``"token_mean"``.
+            probabilities (``"token_mean"``) or needs one pass per threshold (``"fraction_above_threshold"``).
     """
 
     default_threshold: float
     name_or_path: Optional[str]
+    sentence_rounding: str
+
+    def model_for(self, query: Any = None, contexts: Sequence[Context] = (),
+                  language: Optional[str] = None) -> "Pruner":
+        """The one model that reads a call with this query, these contexts and ``language`` (itself for
+        a pruner without language routing); its ``default_threshold``, ``sentence_rounding`` and
+        ``count_tokens`` are those the call uses."""
+        ...
 
     def prune_many(
         self,
@@ -51,8 +58,9 @@ class Pruner(Protocol):
         :attr:`default_threshold`)."""
         ...
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens of each text (the unit of ``token_budget``), without special tokens."""
+    def count_tokens(self, texts: Sequence[str], *, language: Optional[str] = None) -> list[int]:
+        """Tokens of each text (the unit of ``token_budget``) with this pruner's own tokenizer (or the
+        one ``language`` is routed to), without special tokens."""
         ...
 
     def predict(self, inputs: Any, batch_size: Optional[int] = None, show_progress_bar: Optional[bool] = None,

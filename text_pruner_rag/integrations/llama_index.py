@@ -93,7 +93,7 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         with self._rerank_events(query_bundle, nodes) as output:
-            output.extend(self._to_nodes(nodes, texts, self._prune_or_passthrough(query, texts)))
+            output.extend(self._to_nodes(nodes, texts, self._run(query, texts)))
         return output
 
     @dispatcher.span
@@ -113,8 +113,7 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         with self._rerank_events(query_bundle, nodes) as output:
-            results = await asyncio.to_thread(self._prune_or_passthrough, query, texts)
-            output.extend(self._to_nodes(nodes, texts, results))
+            output.extend(self._to_nodes(nodes, texts, await asyncio.to_thread(self._run, query, texts)))
         return output
 
     @contextmanager
@@ -136,10 +135,10 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             event.on_end(payload={EventPayload.NODES: output})
         dispatcher.event(ReRankEndEvent(nodes=output))
 
-    def _to_nodes(self, nodes: List[NodeWithScore], texts: List[str], results: Optional[list]) -> List[NodeWithScore]:
-        if results is None:  # on_error="passthrough" after a failure
+    def _to_nodes(self, nodes: List[NodeWithScore], texts: List[str], chosen: Optional[list]) -> List[NodeWithScore]:
+        if chosen is None:  # on_error="passthrough" after a failure
             return list(nodes)
-        return [self._pruned_node(nodes[kept.index], texts[kept.index], kept) for kept in self._select(texts, results)]
+        return [self._pruned_node(nodes[kept.index], texts[kept.index], kept) for kept in chosen]
 
     def _pruned_node(self, original: NodeWithScore, text: str, kept: _Kept) -> NodeWithScore:
         source = original.node

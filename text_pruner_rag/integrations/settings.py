@@ -47,6 +47,9 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
 
+from ..budget import fit_token_budget
+from ..options import check_bool, check_count, check_fraction
+from ..results import compression_rate, remask
 from ..policy import PruningPolicy
 
 try:
@@ -72,6 +75,31 @@ OnError = Literal["raise", "passthrough"]
 """What to do when loading or running the model fails: raise, or return the input unchanged."""
 
 _LOAD_LOCK = threading.Lock()
+
+
+def _real(value: Any, name: str) -> float:
+    """A real number (``score_threshold``: any value but NaN; not a str or a bool)."""
+    from numbers import Real
+
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"`{name}` must be a number, got {value!r} ({type(value).__name__})")
+    if value != value:
+        raise ValueError(f"`{name}` must be a number, got nan")
+    return float(value)
+
+
+_STRICT = {
+    "threshold": check_fraction,
+    "keep_ratio": lambda v, n: check_fraction(v, n, allow_zero=False),
+    "min_sentences": check_count,
+    "context_token_budget": check_count,
+    "token_budget": check_count,
+    "top_n": lambda v, n: check_count(v, n, minimum=1),
+    "batch_size": lambda v, n: check_count(v, n, minimum=1),
+    "keep_first": check_bool,
+    "score_threshold": _real,
+}
+"""Option name -> its check (text_pruner_rag.options): applied to every adapter option before pydantic."""
 
 
 @dataclass(frozen=True)
@@ -201,31 +229,24 @@ class PrunerSettings(BaseModel):
         self._pruner = pruner
         self._pruner_given = pruner is not None
 
-    @field_validator(
-        "threshold", "min_sentences", "keep_ratio", "context_token_budget", "token_budget",
-        "score_threshold", "top_n", "batch_size", mode="before",
-    )
+    @field_validator(*_STRICT, mode="before")
     @classmethod
-    def _no_bools(cls, value: Any, info: Any) -> Any:
-        # pydantic would read True as 1 / 1.0 before PruningPolicy sees it: a flag where a number belongs
-        if isinstance(value, bool):
-            raise ValueError(f"`{info.field_name}` must be a number, got {value!r}")
-        return value
-
-    @field_validator("score_threshold")
-    @classmethod
-    def _not_nan(cls, value: Optional[float]) -> Optional[float]:
-        if value is not None and value != value:
-            raise ValueError("`score_threshold` must be a number, got nan")
-        return value
+    def _strict(cls, value: Any, info: Any) -> Any:
+        # the one strict rule of text_pruner_rag.options, before pydantic can coerce "0.5" -> 0.5 or 5.0 -> 5
+        if value is None:
+            return None
+        try:
+            return _STRICT[info.field_name](value, info.field_name)
+        except TypeError as exc:  # pydantic turns ValueError (not TypeError) into a ValidationError
+            raise ValueError(str(exc)) from None
 
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:  # checked now, not at the first query
-            from ..pruner import _resolve_device
+            from ..loading import resolve_device
 
-            _resolve_device(value)
+            resolve_device(value)
         return value
 
     @model_validator(mode="after")
@@ -270,6 +291,12 @@ class PrunerSettings(BaseModel):
                     self._pruner = TextPruner.from_pretrained(self.model, device=self.device)
         return self._pruner
 
+    def _run(self, query: str, texts: Sequence[str]) -> Optional[list[_Kept]]:
+        """The whole body of an adapter call (sync, or in a worker thread for async): prune, then select;
+        None (after one warning) when the model failed and ``on_error="passthrough"``."""
+        results = self._prune_or_passthrough(query, texts)
+        return None if results is None else self._select(texts, results, query)
+
     def _prune_or_passthrough(self, query: str, texts: Sequence[str]) -> Optional[list["PruningResult"]]:
         """:meth:`_prune`, or None (after one warning) when it fails and ``on_error="passthrough"``."""
         try:
@@ -300,31 +327,32 @@ class PrunerSettings(BaseModel):
             raise RuntimeError(f"prune_many returned {len(results)} results for {len(texts)} contexts.")
         return results
 
-    def _select(self, texts: Sequence[str], results: Sequence["PruningResult"]) -> list[_Kept]:
+    def _select(self, texts: Sequence[str], results: Sequence["PruningResult"], query: str) -> list[_Kept]:
         """Apply on_empty, score_threshold, top_n, token_budget and reorder, in that order (module docstring)."""
         kept = []
         for index, (original, result) in enumerate(zip(texts, results)):
             text = self._output_text(original, result)
             if text is None:
                 continue
-            if self.score_threshold is not None and (result.score is None or result.score < self.score_threshold):
+            if self.score_threshold is not None and result.score < self.score_threshold:
                 continue
-            rate = result.compression_rate if text == result.pruned_text else _compression(original, text)
+            rate = result.compression_rate if text == result.pruned_text else compression_rate(original, text)
             kept.append(_Kept(index, result.score, text, rate))
-        best_first = sorted(kept, key=lambda k: (k.score is None, -(k.score or 0.0)))  # stable on ties
+        best_first = sorted(kept, key=lambda k: (-k.score, k.index))  # ties: input order
         if self.top_n is not None:
             best_first = best_first[: self.top_n]
         if self.pruning_policy.token_budget is not None:
-            best_first = self._fit_budget(texts, results, best_first)
+            best_first = self._fit_budget(texts, results, best_first, query)
         return best_first if self.reorder else sorted(best_first, key=lambda k: k.index)
 
-    def _fit_budget(self, texts: Sequence[str], results: Sequence["PruningResult"], chosen: list[_Kept]) -> list[_Kept]:
-        """Cut the chosen documents' sentences to fit ``token_budget``; drop documents left empty."""
-        from ..policy import fit_token_budget
-
+    def _fit_budget(self, texts: Sequence[str], results: Sequence["PruningResult"], chosen: list[_Kept],
+                    query: str) -> list[_Kept]:
+        """Cut the chosen documents' sentences to fit ``token_budget`` (counted with the model that
+        pruned them, :mod:`text_pruner_rag.budget`); drop documents left empty."""
         policy = self.pruning_policy
         candidates = [self._as_chosen(results[k.index], k.text) for k in chosen]
-        fitted = fit_token_budget(candidates, policy.token_budget, self.pruner.count_tokens, keep_first=policy.keep_first)
+        counter = self.pruner.model_for(query, list(texts)).count_tokens
+        fitted = fit_token_budget(candidates, policy.token_budget, counter, keep_first=policy.keep_first)
         output = []
         for k, before, after in zip(chosen, candidates, fitted):
             if not after.pruned_text.strip():
@@ -332,7 +360,7 @@ class PrunerSettings(BaseModel):
             if after is before:
                 output.append(k)
             else:
-                output.append(_Kept(k.index, k.score, after.pruned_text, _compression(texts[k.index], after.pruned_text)))
+                output.append(_Kept(k.index, k.score, after.pruned_text, compression_rate(texts[k.index], after.pruned_text)))
         return output
 
     def _as_chosen(self, result: "PruningResult", text: str) -> "PruningResult":
@@ -344,8 +372,7 @@ class PrunerSettings(BaseModel):
         else:  # "best_sentence": the first sentence of highest probability, as _output_text picks it
             best = max(range(len(result.sentences)), key=lambda i: result.sentences[i].probability)
             mask = [i == best for i in range(len(result.sentences))]
-        sentences = [replace(s, kept=k) for s, k in zip(result.sentences, mask)]
-        return replace(result, sentences=sentences, pruned_text="".join(s.text for s in sentences if s.kept))
+        return remask(result, mask)
 
     def _output_text(self, original: str, result: "PruningResult") -> Optional[str]:
         """The text to return for one document, or None to drop it."""
@@ -367,8 +394,3 @@ def check_query(query: Any, owner: str) -> str:
     if not query.strip():
         raise ValueError(f"{owner} needs a non-empty query, got {query!r}")
     return query
-
-
-def _compression(original: str, text: str) -> float:
-    """Fraction of ``original``'s characters not in ``text``."""
-    return 1.0 - len(text) / len(original) if original else 0.0
