@@ -178,7 +178,7 @@ def test_from_pretrained_routing_switch(tiny_model_dir):
 
 
 def test_eval_reads_a_set_with_the_model_routing_gives_it(models):
-    from text_pruner_rag.cli import _routed_for, _UsageError
+    from text_pruner_rag.cli import UsageError as _UsageError, _routed_for
     from text_pruner_rag.records import Passage, Record
 
     english, japanese, _ = models

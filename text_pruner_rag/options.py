@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
+
+import numpy as np
 
 __all__ = [
     "LANGUAGES",
@@ -167,3 +169,25 @@ def context_list(contexts: Any, name: str = "contexts", one: str = "a list of co
         return list(contexts)
     except TypeError:
         raise TypeError(f"`{name}` must be {one}, got {type(contexts).__name__}") from None
+
+
+def pairs_of(inputs: Any) -> tuple[list[tuple[Any, Any]], bool]:
+    """``(pairs, single)``: the ``(query, context)`` pairs of a ``predict`` input and whether it was one pair.
+
+    Raises:
+        TypeError: ``inputs`` is not a pair or a list of pairs; a query is not a str.
+        ValueError: a pair does not have two items, or a query is empty.
+    """
+    if isinstance(inputs, np.ndarray):
+        inputs = inputs.tolist()
+    single = isinstance(inputs, (list, tuple)) and len(inputs) > 0 and not isinstance(inputs[0], (list, tuple))
+    if single:
+        inputs = [inputs]
+    elif isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+        raise TypeError(f"`inputs` must be a (query, context) pair or a list of pairs, got {type(inputs).__name__}")
+    pairs = []
+    for i, pair in enumerate(inputs):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"inputs[{i}] must be a (query, context) pair, got {pair!r:.80}")
+        pairs.append((check_query(pair[0]), pair[1]))
+    return pairs, single

@@ -32,7 +32,8 @@ from .loading import (  # noqa: F401  (re-exported: old import paths keep workin
     resolve_dtype,
 )
 from .modeling import TextPrunerModel
-from .options import (
+from .options import (  # noqa: F401  (pairs_of re-exported)
+    pairs_of,
     check_bool,
     check_count,
     check_language,
@@ -43,7 +44,7 @@ from .options import (
     context_list,
 )
 from .policy import PruningPolicy
-from .results import NO_TEXT_SCORE, PruningResult, RankedContext
+from .results import NO_TEXT_SCORE, PruningResult, RankedContext, format_scores  # noqa: F401
 from .routing import LanguageRouter, Route, group_pairs
 
 __all__ = ["PreparedContext", "TextPruner", "default_model_path", "NO_TEXT_SCORE"]
@@ -52,40 +53,6 @@ Context = Union[str, Sequence[str]]
 FALLBACK_THRESHOLD = 0.1
 _Route = Route  # old private names, kept importable
 _resolve_device, _resolve_dtype = resolve_device, resolve_dtype
-
-
-def pairs_of(inputs: Any) -> tuple[list[tuple[Any, Any]], bool]:
-    """``(pairs, single)``: the ``(query, context)`` pairs of a ``predict`` input and whether it was one pair.
-
-    Raises:
-        TypeError: ``inputs`` is not a pair or a list of pairs; a query is not a str.
-        ValueError: a pair does not have two items, or a query is empty.
-    """
-    if isinstance(inputs, np.ndarray):
-        inputs = inputs.tolist()
-    single = isinstance(inputs, (list, tuple)) and len(inputs) > 0 and not isinstance(inputs[0], (list, tuple))
-    if single:
-        inputs = [inputs]
-    elif isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
-        raise TypeError(f"`inputs` must be a (query, context) pair or a list of pairs, got {type(inputs).__name__}")
-    pairs = []
-    for i, pair in enumerate(inputs):
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ValueError(f"inputs[{i}] must be a (query, context) pair, got {pair!r:.80}")
-        pairs.append((check_query(pair[0]), pair[1]))
-    return pairs, single
-
-
-def format_scores(scores: list[float], single: bool, convert_to_numpy: bool, convert_to_tensor: bool,
-                  device: Any) -> Any:
-    """Scores in ``CrossEncoder.predict``'s return types (numpy float32, a tensor, or a list of 0-dim tensors)."""
-    if convert_to_tensor:
-        out: Any = torch.tensor(scores, dtype=torch.float32, device=device)
-    elif convert_to_numpy:
-        out = np.asarray(scores, dtype=np.float32)
-    else:
-        out = list(torch.tensor(scores, dtype=torch.float32))
-    return out[0] if single else out
 
 
 def _check_batch_size(batch_size: Any) -> Optional[int]:

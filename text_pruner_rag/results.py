@@ -154,3 +154,17 @@ def pruning_json(result: PruningResult, policy: Optional["PruningPolicy"] = None
         for s in result.sentences
     ]
     return payload
+
+
+def format_scores(scores: list[float], single: bool, convert_to_numpy: bool, convert_to_tensor: bool,
+                  device: Any) -> Any:
+    """Scores in ``CrossEncoder.predict``'s return types (numpy float32, a tensor, or a list of 0-dim tensors)."""
+    import torch
+
+    if convert_to_tensor:
+        out: Any = torch.tensor(scores, dtype=torch.float32, device=device)
+    elif convert_to_numpy:
+        out = np.asarray(scores, dtype=np.float32)
+    else:
+        out = list(torch.tensor(scores, dtype=torch.float32))
+    return out[0] if single else out

@@ -175,7 +175,8 @@ class LanguageRouter:
         its own query and context (:meth:`model_for`); same return types."""
         import numpy as np
 
-        from .pruner import format_scores, pairs_of
+        from .options import pairs_of
+        from .results import format_scores
 
         pairs, single = pairs_of(inputs)
         scores = np.full(len(pairs), float("-inf"), dtype=np.float32)
