@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     rerank.add_argument("--top-n", type=_non_negative_int, default=None, help="print only the best N")
     rerank.add_argument("--json", action="store_true", help="print a JSON list of {file, score}")
     _add_eval_parser(commands)
+    from .serving.cli import add_serve_parser
+    add_serve_parser(commands)
     return parser
 
 
@@ -274,6 +276,21 @@ def _policy(args: argparse.Namespace):
         raise _UsageError(f"{option}: {exc}" if option else str(exc)) from None
 
 
+def pruning_json(result, policy) -> dict:
+    """The ``--json`` object of one result pruned with ``policy`` (its threshold resolved)."""
+    return {
+        "score": result.score,
+        "compression_rate": result.compression_rate,
+        "pruned_text": result.pruned_text,
+        "threshold": policy.threshold,
+        "policy": dataclasses.asdict(policy),
+        "sentences": [
+            {"text": s.text, "start": s.start, "end": s.end, "probability": s.probability, "kept": s.kept}
+            for s in result.sentences
+        ],
+    }
+
+
 def _prune(args: argparse.Namespace) -> int:
     _check_query(args.query)
     policy = _policy(args)
@@ -284,17 +301,7 @@ def _prune(args: argparse.Namespace) -> int:
     policy = policy.resolve(pruner.default_threshold)
     result = pruner.prune(args.query, context, policy=policy)
     if args.json:
-        payload = {
-            "score": result.score,
-            "compression_rate": result.compression_rate,
-            "pruned_text": result.pruned_text,
-            "threshold": policy.threshold,
-            "policy": dataclasses.asdict(policy),
-            "sentences": [
-                {"text": s.text, "start": s.start, "end": s.end, "probability": s.probability, "kept": s.kept}
-                for s in result.sentences
-            ],
-        }
+        payload = pruning_json(result, policy)
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
         text = result.pruned_text
@@ -471,6 +478,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "eval":
             return _eval(args, command=shlex.join([PROG, *argv]))
+        if args.command == "serve":
+            from .serving.cli import run_serve
+            return run_serve(args)
         return _prune(args) if args.command == "prune" else _rerank(args)
     except (_UsageError, TypeError, ValueError) as exc:
         print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
