@@ -397,6 +397,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors()[:5]:
+            if err.get("type") == "json_invalid":
+                parts.append(f"the body is not valid JSON ({(err.get('ctx') or {}).get('error', 'decode error')})")
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         more = len(exc.errors()) - 5
