@@ -25,7 +25,7 @@ import math
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,7 +37,7 @@ from .schemas import PRUNING_OPTIONS, CohereRerankRequest, PruneRequest, RerankR
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["create_app", "ServerLimits", "pruning_json"]
+__all__ = ["create_app", "ServerLimits", "Service", "pruning_json", "add_error_handlers", "BodyLimit", "info_of"]
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,79 @@ def _weights_digest(name_or_path: Optional[str]) -> Optional[str]:
         return None
 
 
+class Service:
+    """What the routes do, whatever carries jobs to the model (a :class:`Batcher` thread in
+    :func:`create_app`, Ray Serve's ``@serve.batch`` in :mod:`text_pruner_rag.serving.ray`).
+
+    Args:
+        pruner: the loaded pruner.
+        execute: ``async (job) -> None``: runs a job through ``runner`` (sets its result or error); may
+            raise an HTTP error of its own (503 when full).
+        runner (_Runner): the batch runner (windows estimate, merge groups, model calls).
+        limits (ServerLimits): request size limits.
+    """
+
+    def __init__(self, pruner: Any, execute: Callable[[Job], Awaitable[None]], runner: "_Runner",
+                 limits: ServerLimits) -> None:
+        self.pruner, self.execute, self.runner, self.limits = pruner, execute, runner, limits
+        config = getattr(getattr(pruner, "model", None), "config", None)
+        self.activation = getattr(config, "ranking_activation", "sigmoid")
+
+    async def run(self, job: Job) -> Any:
+        await self.execute(job)
+        if isinstance(job.error, (TypeError, ValueError)):
+            raise _HTTPError(422, " ".join(str(job.error).split()), "validation")
+        if job.error is not None:
+            logger.error("request failed: %r", job.error)
+            raise _HTTPError(500, f"internal error: {type(job.error).__name__}", "backend")
+        return job.result
+
+    async def scores(self, query: str, texts: list[str]) -> list[Optional[float]]:
+        """Reranking scores (None: no text to score), input order."""
+        runner = self.runner
+        return await self.run(Job("score", (query, texts), runner.windows(query, texts),
+                                  runner.score_group(query, texts)))
+
+    async def pruned(self, query: str, contexts: list, policy: PruningPolicy, language: Optional[str]) -> list:
+        """PruningResults, input order (merged with requests of the same query, policy and language)."""
+        group = (query, policy, language) if policy.token_budget is None else object()
+        return await self.run(Job("prune", (query, contexts, policy, language),
+                                  self.runner.windows(query, contexts), group))
+
+    async def rerank(self, body: RerankRequest) -> list[dict]:
+        """Text-embeddings-inference ``/rerank``: ``[{"index", "score", "text"?}]``, best first."""
+        _check_request(body.query, body.texts, "texts", self.limits)
+        values = await self.scores(body.query, body.texts)
+        out = []
+        for i in _ranked(values):
+            score = _raw(values[i], self.activation) if body.raw_scores else values[i]
+            entry: dict[str, Any] = {"index": i, "score": score}
+            if body.return_text:
+                entry["text"] = body.texts[i]
+            out.append(entry)
+        return out
+
+    async def cohere_rerank(self, body: CohereRerankRequest) -> dict:
+        """Cohere v2 ``/rerank``: ``{"id", "results": [{"index", "relevance_score"}], "meta"}``, best first."""
+        _check_request(body.query, body.documents, "documents", self.limits)
+        top_n = _top_n(body.top_n)
+        spans = body.relevant_spans if body.relevant_spans and body.relevant_spans.mode == "enabled" else None
+        if spans is None:
+            values = await self.scores(body.query, body.documents)
+            results = [{"index": i, "relevance_score": values[i]} for i in _ranked(values)]
+        else:
+            results = await _with_spans(body, spans, self.pruned, self.pruner.default_threshold)
+        return {"id": str(uuid.uuid4()), "results": results if top_n is None else results[:top_n],
+                "meta": {"api_version": {"version": "2"}}}
+
+    async def prune(self, body: PruneRequest) -> dict:
+        """``{"results": [the CLI's prune --json object per context]}``, in input order."""
+        _check_request(body.query, body.contexts, "contexts", self.limits)
+        policy = _policy({name: getattr(body, name) for name in PRUNING_OPTIONS}, self.pruner.default_threshold)
+        results = await self.pruned(body.query, body.contexts, policy, body.language)
+        return {"results": [pruning_json(r, policy) for r in results]}
+
+
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(
     pruner: Any,
@@ -261,8 +334,8 @@ def create_app(
     limits = limits or ServerLimits()
     runner = _Runner(pruner, batch_size)
     batcher = Batcher(runner, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
-    activation = getattr(getattr(getattr(pruner, "model", None), "config", None), "ranking_activation", "sigmoid")
-    info = _info(pruner, batcher, batch_size, limits)
+    info = info_of(pruner, {"max_batch": max_batch, "max_wait_ms": float(max_wait_ms), "max_queue": max_queue,
+                            "batch_size": batch_size or getattr(pruner, "batch_size", None)}, limits)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -274,65 +347,21 @@ def create_app(
 
     app = FastAPI(title="text-pruner-rag", version=info["version"], lifespan=lifespan)
     app.state.batcher, app.state.pruner = batcher, pruner
-    app.add_middleware(_BodyLimit, max_bytes=limits.max_body_bytes)
-    _add_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    add_error_handlers(app)
 
-    async def run(job: Job) -> Any:
+    async def execute(job: Job) -> None:
         try:
             await batcher.submit(job)
         except QueueFull as exc:
             raise _HTTPError(503, str(exc), "overloaded", {"Retry-After": "1"}) from None
         except RuntimeError as exc:
             raise _HTTPError(503, str(exc), "unavailable") from None
-        if isinstance(job.error, (TypeError, ValueError)):
-            raise _HTTPError(422, " ".join(str(job.error).split()), "validation")
-        if job.error is not None:
-            logger.error("request failed: %r", job.error)
-            raise _HTTPError(500, f"internal error: {type(job.error).__name__}", "backend")
-        return job.result
 
-    async def scores(query: str, texts: list[str]) -> list[Optional[float]]:
-        job = Job("score", (query, texts), runner.windows(query, texts), runner.score_group(query, texts))
-        return await run(job)
-
-    async def pruned(query: str, contexts: list, policy: PruningPolicy, language: Optional[str]) -> list:
-        group = (query, policy, language) if policy.token_budget is None else object()
-        return await run(Job("prune", (query, contexts, policy, language), runner.windows(query, contexts), group))
-
-    @app.post("/rerank")
-    async def rerank(body: RerankRequest) -> list[dict]:
-        """Text-embeddings-inference ``/rerank``: ``[{"index", "score", "text"?}]``, best first."""
-        _check_request(body.query, body.texts, "texts", limits)
-        values = await scores(body.query, body.texts)
-        out = []
-        for i in _ranked(values):
-            entry: dict[str, Any] = {"index": i, "score": _raw(values[i], activation) if body.raw_scores else values[i]}
-            if body.return_text:
-                entry["text"] = body.texts[i]
-            out.append(entry)
-        return out
-
-    @app.post("/v2/rerank")
-    async def cohere_rerank(body: CohereRerankRequest) -> dict:
-        """Cohere v2 ``/rerank``: ``{"id", "results": [{"index", "relevance_score"}], "meta"}``, best first."""
-        _check_request(body.query, body.documents, "documents", limits)
-        top_n = _top_n(body.top_n)
-        spans = body.relevant_spans if body.relevant_spans and body.relevant_spans.mode == "enabled" else None
-        if spans is None:
-            values = await scores(body.query, body.documents)
-            results = [{"index": i, "relevance_score": values[i]} for i in _ranked(values)]
-        else:
-            results = await _with_spans(body, spans, pruned, pruner.default_threshold)
-        return {"id": str(uuid.uuid4()), "results": results if top_n is None else results[:top_n],
-                "meta": {"api_version": {"version": "2"}}}
-
-    @app.post("/prune")
-    async def prune(body: PruneRequest) -> dict:
-        """``{"results": [the CLI's prune --json object per context]}``, in input order."""
-        _check_request(body.query, body.contexts, "contexts", limits)
-        policy = _policy({name: getattr(body, name) for name in PRUNING_OPTIONS}, pruner.default_threshold)
-        results = await pruned(body.query, body.contexts, policy, body.language)
-        return {"results": [pruning_json(r, policy) for r in results]}
+    service = Service(pruner, execute, runner, limits)
+    app.post("/rerank")(service.rerank)
+    app.post("/v2/rerank")(service.cohere_rerank)
+    app.post("/prune")(service.prune)
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -342,7 +371,7 @@ def create_app(
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
     @app.get("/info")
-    async def get_info() -> dict:
+    async def getinfo_of() -> dict:
         """Model, weights digest, default threshold, backend, batching knobs and limits."""
         return {**info, "batches_run": batcher.batches_run, "queued": batcher.waiting}
 
@@ -369,7 +398,9 @@ async def _with_spans(body: CohereRerankRequest, spans, pruned, default_threshol
     return out
 
 
-def _info(pruner: Any, batcher: Batcher, batch_size: Optional[int], limits: ServerLimits) -> dict:
+def info_of(pruner: Any, batching: dict, limits: ServerLimits) -> dict:
+    """The ``/info`` object: model, weights digest (SHA-256 of ``model.safetensors``, 16 hex digits),
+    default threshold, backend, batching knobs and limits."""
     from .. import __version__
 
     name = getattr(pruner, "name_or_path", None)
@@ -381,14 +412,13 @@ def _info(pruner: Any, batcher: Batcher, batch_size: Optional[int], limits: Serv
         "quantize": getattr(pruner, "quantize", None),
         "max_length": getattr(pruner, "max_length", None),
         "routes": dict(getattr(pruner, "routes", None) or {}),
-        "batching": {"max_batch": batcher.max_batch, "max_wait_ms": batcher.max_wait_ms,
-                     "max_queue": batcher.max_queue, "batch_size": batch_size or getattr(pruner, "batch_size", None)},
+        "batching": batching,
         "limits": asdict(limits),
         "version": __version__,
     }
 
 
-def _add_error_handlers(app: FastAPI) -> None:
+def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(_HTTPError)
     async def http_error(request: Request, exc: _HTTPError) -> JSONResponse:
         return _error(exc.status, exc.message, exc.error_type, exc.headers)
@@ -407,7 +437,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(422, message, "validation")
 
 
-class _BodyLimit:
+class BodyLimit:
     """ASGI middleware: a request body over ``max_bytes`` gets a 413 before any parsing.
 
     The body is read here (up to the limit, whatever Content-Length says) and replayed to the app.
