@@ -31,6 +31,7 @@ test: install
 	$(PY) -m pytest -q
 
 test-slow: install
+	$(PY) -m pip install -q -e ".[ray]"
 	$(PY) -m pytest -q -m slow
 
 # Property-based tests with the long hypothesis profile: 1,000 random examples per splitter property,
