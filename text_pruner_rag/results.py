@@ -159,6 +159,7 @@ def pruning_json(result: PruningResult, policy: Optional["PruningPolicy"] = None
 def format_scores(scores: list[float], single: bool, convert_to_numpy: bool, convert_to_tensor: bool,
                   device: Any) -> Any:
     """Scores in ``CrossEncoder.predict``'s return types (numpy float32, a tensor, or a list of 0-dim tensors)."""
+    import numpy as np
     import torch
 
     if convert_to_tensor:
