@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backends import BatchRunner, check_backend
-from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
+from .checkpoints import load_checkpoint, resolve_checkpoint
 from .chunking import LANGUAGES, Sentence, detect_language, sentences_from_list, split_sentences
 from .encoding import Window, WindowEncoder
 from .modeling import TextPrunerModel
@@ -342,8 +342,7 @@ class TextPruner:
             hub = {"revision": revision, "token": token, "cache_dir": cache_dir, "local_files_only": local_files_only}
             folder = resolve_checkpoint(name_or_path, allow_pickle=allow_pickle,
                                         **{k: v for k, v in hub.items() if v is not None})
-        model = load_pruner_model(folder, allow_pickle=allow_pickle)
-        tokenizer = load_tokenizer(folder, model.backbone_config)
+        model, tokenizer = load_checkpoint(folder, allow_pickle=allow_pickle)
         pruner = cls(model, tokenizer, device=device, dtype=dtype, max_length=max_length,
                      batch_size=batch_size, language=language)
         pruner.name_or_path = embedded or str(name_or_path)
