@@ -278,3 +278,12 @@ def test_cli_bad_model_path_one_line_exit_2(argument, tmp_path, capsys, monkeypa
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert repr(argument) in err or argument in err.split("error:", 1)[1]
+
+
+def test_window_longer_than_the_position_embeddings(pristine, tmp_path):
+    folder = _copy(pristine, "ours", tmp_path)
+    raw = json.loads((folder / "config.json").read_text())
+    raw["max_length"] = raw["base_model_config"]["max_position_embeddings"] + 1
+    (folder / "config.json").write_text(json.dumps(raw))
+    error = _assert_refused(folder, folder / "config.json")
+    assert "max_position_embeddings" in str(error)
