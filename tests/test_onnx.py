@@ -282,3 +282,36 @@ def test_docs_onnx_page_runs_as_written():
     namespace: dict = {}
     exec(compile(block, "docs/onnx.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert (namespace["fast"].backend, namespace["fast"].quantize) == ("onnx", "int8")
+
+
+# -- a broken exported graph in a checkpoint is a CheckpointError naming the file -------------------
+@pytest.fixture(scope="module")
+def saved_onnx(tiny_pruner, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved-onnx") / "ckpt"
+    tiny_pruner.save_pretrained(folder, backend="onnx")
+    return folder
+
+
+@pytest.mark.parametrize("name,how", [
+    ("model.onnx", "half"), ("model.onnx", "random"), ("model.onnx", "empty"), ("model.onnx", "folder"),
+    ("model.onnx", "fifo"), ("model.onnx", "symlink_loop"), ("export.json", "not_utf8"), ("export.json", "folder"),
+])
+def test_corrupt_saved_graph_is_a_checkpoint_error(saved_onnx, tmp_path, name, how, monkeypatch):
+    import os
+    import shutil
+
+    from text_pruner_rag.checkpoints import CheckpointError
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(saved_onnx, folder)
+    path = folder / "onnx" / name
+    data = path.read_bytes()
+    if how in ("folder", "fifo", "symlink_loop"):
+        path.unlink()
+        {"folder": path.mkdir, "fifo": lambda: os.mkfifo(path), "symlink_loop": lambda: path.symlink_to(name)}[how]()
+    else:
+        path.write_bytes({"half": data[: len(data) // 2], "random": bytes(range(256)) * 8, "empty": b"",
+                          "not_utf8": b'{"fingerprint": "\xff"}'}[how])
+    monkeypatch.setattr(onnx_backend, "export_onnx", lambda *a, **k: pytest.fail("exported instead of refusing"))
+    with pytest.raises(CheckpointError, match=str(path)):
+        TextPruner.from_pretrained(folder, device="cpu", backend="onnx")

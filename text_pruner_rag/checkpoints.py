@@ -32,10 +32,16 @@ Whatever is wrong with a checkpoint folder (config, weights, shards, tokenizer) 
 
 from __future__ import annotations
 
+import errno
+import fnmatch
+import functools
+import inspect
 import json
 import logging
 import os
 import pickle
+import stat
+import typing
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,11 +55,28 @@ from .modeling import TextPrunerConfig, TextPrunerModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CheckpointError", "resolve_checkpoint", "read_pruner_config", "load_pruner_model", "load_tokenizer"]
+__all__ = [
+    "CheckpointError",
+    "check_regular_file",
+    "load_checkpoint",
+    "load_pruner_model",
+    "load_tokenizer",
+    "read_pruner_config",
+    "resolve_checkpoint",
+]
 
 DEFAULT_OPENPROVENCE_THRESHOLD = 0.1
 _IGNORED_KEY_SUFFIXES = ("position_ids",)
 _TOKENIZER_FILE_PATTERNS = ("tokenizer.json", "vocab.txt", "vocab.json", "*.model")
+# Every file a loader may open; each must be a regular file (not a folder, FIFO or broken link).
+_READ_FILE_PATTERNS = (
+    "config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "tokenizer.json",
+    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json",
+    "merges.txt", "*.model", "chat_template.*",
+)
+# JSON files of the tokenizer: read and parsed by us first so their errors name the file.
+_TOKENIZER_JSON_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                         "vocab.json")
 _DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "*.md"]
 
 
@@ -61,18 +84,72 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded: the message says what is wrong and where."""
 
 
+def _entry_problem(path: Path, want: str) -> Optional[str]:
+    """Why ``path`` is not a readable ``want`` (``"file"`` or ``"folder"``), or None. Never opens it.
+
+    Symbolic links are followed; a loop, a dangling link, a FIFO, a socket or a device is named as
+    such (a FIFO is never opened: opening one blocks until a writer appears).
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        if isinstance(exc, FileNotFoundError) and os.path.lexists(path):
+            return f"is a dangling symbolic link (to {os.readlink(path)!r}, which does not exist)"
+        if isinstance(exc, FileNotFoundError):
+            return "not found"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(info.st_mode):
+        return None if want == "folder" else "is a folder, not a file"
+    if stat.S_ISREG(info.st_mode):
+        return None if want == "file" else "is a file; pass the checkpoint folder that holds config.json"
+    kind = "is a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "is a socket or device"
+    return f"{kind}, not a {want}; it is not opened"
+
+
+def check_regular_file(path: str | os.PathLike) -> Path:
+    """Check that ``path`` is a regular file (symbolic links followed) without opening it.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        CheckpointError: ``path`` is missing, a folder, a symbolic link loop, a dangling link, a FIFO,
+            a socket or a device; the message starts with the path.
+    """
+    path = Path(path)
+    problem = _entry_problem(path, "file")
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
+    return path
+
+
+def _check_folder_files(folder: Path) -> None:
+    """Every file a loader may open in ``folder`` is a regular file (checked before any is opened)."""
+    try:
+        names = sorted(os.listdir(folder))  # lists broken links too
+    except OSError as exc:
+        raise CheckpointError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from exc
+    for name in names:
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in _READ_FILE_PATTERNS):
+            check_regular_file(folder / name)
+
+
 def resolve_checkpoint(name_or_path: str | os.PathLike, *, allow_pickle: bool = False, **hub_kwargs: Any) -> Path:
     """Return a local folder for ``name_or_path`` (a folder, or a hub id downloaded with huggingface_hub).
 
-    An existing folder is returned as is (``~`` expanded), without looking inside it: loading checks
-    its files. Anything else is taken as a hub repository id and fetched with
-    ``huggingface_hub.snapshot_download`` into the hub cache; only configuration, tokenizer,
-    safetensors and model-card files are downloaded (``*.json``, ``*.safetensors``, ``*.txt``,
-    ``*.model``, ``tokenizer*``, ``*.md``; plus ``*.bin`` when ``allow_pickle``); ``*.py`` files are
-    never fetched, so no code from a checkpoint can run.
+    An existing folder is returned as is (``~`` expanded, symbolic links followed), without looking
+    inside it: loading checks its files. Anything that exists locally but is not a folder (a file, a
+    FIFO, a symbolic link loop, a dangling link) is refused without asking the hub. Anything else is
+    taken as a hub repository id and fetched with ``huggingface_hub.snapshot_download`` into the hub
+    cache; only configuration, tokenizer, safetensors and model-card files are downloaded (``*.json``,
+    ``*.safetensors``, ``*.txt``, ``*.model``, ``tokenizer*``, ``*.md``; plus ``*.bin`` when
+    ``allow_pickle``); ``*.py`` files are never fetched, so no code from a checkpoint can run.
 
     Args:
         name_or_path (str | PathLike): a local checkpoint folder or a hub id (``"owner/name"``).
+            The current folder must be spelt ``"."``: an empty string is refused.
         allow_pickle (bool): also download ``*.bin`` (pickle) weights. Defaults to False.
         **hub_kwargs: passed to ``snapshot_download`` (``revision``, ``cache_dir``, ``token``,
             ``local_files_only``).
@@ -81,15 +158,22 @@ def resolve_checkpoint(name_or_path: str | os.PathLike, *, allow_pickle: bool = 
         Path: the local folder (the cache snapshot for a hub id).
 
     Raises:
-        CheckpointError: ``name_or_path`` is an existing file, not a folder.
+        CheckpointError: ``name_or_path`` is empty or blank, or exists locally but is not a folder
+            (a file, FIFO, device, symbolic link loop or dangling link); the message names it.
         FileNotFoundError: neither a folder nor a hub repository that can be fetched (offline,
             unknown id, no access); the message gives the hub error.
     """
+    if not str(os.fspath(name_or_path)).strip():
+        raise CheckpointError(
+            f"checkpoint path {os.fspath(name_or_path)!r} is empty; pass a checkpoint folder (\".\" for the "
+            "current folder) or a hub id"
+        )
     path = Path(name_or_path).expanduser()
-    if path.is_dir():
+    if os.path.lexists(path):
+        problem = _entry_problem(path, "folder")
+        if problem:
+            raise CheckpointError(f"{path}: {problem}")
         return path
-    if path.exists():
-        raise CheckpointError(f"{path} is a file; pass the checkpoint folder that holds config.json")
     from huggingface_hub import snapshot_download
 
     patterns = _DOWNLOAD_PATTERNS + (["*.bin"] if allow_pickle else [])
@@ -102,30 +186,177 @@ def resolve_checkpoint(name_or_path: str | os.PathLike, *, allow_pickle: bool = 
         ) from exc
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``; any failure is a CheckpointError naming it."""
+    check_regular_file(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path.parent}: no config.json; not a checkpoint folder") from exc
-    except json.JSONDecodeError as exc:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at byte offset {exc.start})"
+        ) from exc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not os.path.lexists(path):
+        raise CheckpointError(f"{path.parent}: no {path.name}; not a checkpoint folder")
+    text = _read_text(path)
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{path}: malformed JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
 
 
+_JSON_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "an object", type(None): "null"}
+_ANNOTATION_NAMESPACE = {"torch": torch, "typing": typing, "Any": Any, "Optional": Optional, "Union": typing.Union,
+                         "Literal": typing.Literal, "Sequence": typing.Sequence}
+
+
+def _json_kinds(annotation: Any) -> Optional[tuple[set, Optional[tuple]]]:
+    """(JSON types a value may have, allowed literal strings or None) for a config ``__init__``
+    annotation; None when the annotation says nothing checkable (``Any``, a class of its own)."""
+    if isinstance(annotation, str):
+        try:
+            annotation = eval(annotation, _ANNOTATION_NAMESPACE)  # noqa: S307 (annotations of installed classes)
+        except Exception:  # an annotation naming a type we do not import
+            return None
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        values = typing.get_args(annotation)
+        return {type(v) for v in values}, values
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        kinds: set = set()
+        literals: list = []
+        for arg in typing.get_args(annotation):
+            part = _json_kinds(arg)
+            if part is None:
+                return None
+            kinds |= part[0]
+            literals.extend(part[1] or ())
+        return kinds, (tuple(literals) if literals and kinds <= {str, type(None)} else None)
+    base = origin or annotation
+    if base is torch.dtype:
+        return {str}, None
+    if base in (list, tuple, typing.Sequence) or (isinstance(base, type) and issubclass(base, (list, tuple))):
+        return {list}, None
+    if isinstance(base, type) and issubclass(base, dict):
+        return {dict}, None
+    if base in (int, float, bool, str, type(None)):
+        return ({int, float} if base is float else {base}), None
+    return None
+
+
+# Options that backbone code reads with ``getattr(config, key, default)`` (not in any ``__init__``).
+_UNDECLARED_KINDS: dict[str, tuple[set, Optional[tuple]]] = {
+    "position_buckets": ({int}, None),            # DeBERTa-v2/v3 relative attention
+    "share_att_key": ({bool}, None),
+    "norm_rel_ebd": ({str}, None),
+    "global_attn_every_n_layers": ({int}, None),  # ModernBERT, older configs
+    "output_attentions": ({bool}, None),          # a property of every transformers config
+}
+# Keys every loader ignores whatever they hold (provenance only).
+_INFORMATIONAL_KEYS = frozenset({"architectures", "auto_map", "transformers_version", "_name_or_path"})
+
+
+@functools.lru_cache(maxsize=None)
+def _declared_kinds(config_class: type) -> dict[str, tuple[set, Optional[tuple]]]:
+    """Key -> allowed JSON types, from the ``__init__`` annotations of ``config_class`` and its bases,
+    then from the attribute types of a default instance for options set from ``**kwargs``."""
+    kinds: dict[str, tuple[set, Optional[tuple]]] = dict(_UNDECLARED_KINDS)
+    try:
+        defaults = vars(config_class())
+    except Exception:  # a config class that needs arguments: annotations only
+        defaults = {}
+    for key, value in defaults.items():
+        if value is not None and type(value) in (bool, int, float, str) and not key.startswith("_"):
+            kinds[key] = ({int, float, type(None)} if type(value) is float else {type(value), type(None)}), None
+    for cls in reversed(config_class.__mro__):
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            continue
+        for name, parameter in parameters.items():
+            if parameter.annotation is inspect.Parameter.empty:
+                continue
+            found = _json_kinds(parameter.annotation)
+            if found is not None:
+                kinds[name] = found
+    return kinds
+
+
+def _check_json_types(values: dict[str, Any], config_class: type, where: Path, prefix: str = "") -> None:
+    """Refuse a value whose JSON type the config class does not declare for its key.
+
+    The expected types come from the ``__init__`` annotations of ``config_class`` (transformers
+    declares every backbone option this way): a bool is never taken for a number, a number in a
+    string is not a number, an integer option refuses ``2.5``, a ``Literal`` option refuses other
+    strings. Keys without a usable annotation are left to the config class.
+    """
+    declared = _declared_kinds(config_class)
+    for key, value in values.items():
+        if key not in declared or key in _INFORMATIONAL_KEYS:
+            continue
+        kinds, literals = declared[key]
+        kind = type(value)
+        ok = kind in kinds and not (kind is bool and bool not in kinds)
+        if kind is int and float in kinds:
+            ok = True
+        if ok and literals is not None and isinstance(value, str) and value not in literals:
+            raise CheckpointError(f"{where}: `{prefix}{key}` must be one of {list(literals)}, got {value!r}")
+        if not ok:
+            expected = " or ".join(sorted({_JSON_NAMES[k] for k in kinds if k in _JSON_NAMES}))
+            raise CheckpointError(
+                f"{where}: `{prefix}{key}` must be {expected}, got {_JSON_NAMES.get(kind, kind.__name__)} {value!r}"
+            )
+
+
+def _check_backbone_types(values: dict[str, Any], where: Path, prefix: str) -> None:
+    """Type-check a backbone config dict against its transformers config class (by ``model_type``)."""
+    from transformers import CONFIG_MAPPING
+
+    model_type = values.get("model_type")
+    if not isinstance(model_type, str) or not model_type:
+        raise CheckpointError(f"{where}: `{prefix}model_type` must be a non-empty string, got {model_type!r}")
+    if model_type not in CONFIG_MAPPING:
+        return  # reported with the supported names when the model is built
+    _check_json_types(values, CONFIG_MAPPING[model_type], where, prefix)
+
+
+def _expect(raw: dict[str, Any], key: str, kinds: tuple[type, ...], where: Path, prefix: str = "") -> Any:
+    """``raw[key]`` (None when absent) if it is null or one of ``kinds``; a bool is not a number."""
+    value = raw.get(key)
+    if value is None or (isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)):
+        return value
+    expected = " or ".join(sorted({_JSON_NAMES[k] for k in kinds}))
+    raise CheckpointError(
+        f"{where}: `{prefix}{key}` must be {expected} (or null), got {_JSON_NAMES.get(type(value), 'a value')} {value!r}"
+    )
+
+
 def _openprovence_threshold(raw: dict[str, Any], where: Path) -> float:
-    if "default_threadshold" in raw and raw["default_threadshold"] is not None:
-        return float(raw["default_threadshold"])
-    if raw.get("default_threshold") is not None:
+    value = _expect(raw, "default_threadshold", (int, float), where)
+    if value is not None:
+        return float(value)
+    value = _expect(raw, "default_threshold", (int, float), where)
+    if value is not None:
         warnings.warn(
             f"{where}: OpenProvence config uses `default_threshold`; the canonical key is the "
             "misspelt `default_threadshold`. Using it anyway.",
             RuntimeWarning,
             stacklevel=3,
         )
-        return float(raw["default_threshold"])
+        return float(value)
     return DEFAULT_OPENPROVENCE_THRESHOLD
 
 
@@ -136,11 +367,40 @@ def _top_level_backbone(raw: dict[str, Any], model_type: str) -> dict[str, Any]:
     return values
 
 
+def _backbone_dict(raw: dict[str, Any], where: Path, what: str) -> dict[str, Any]:
+    base = raw.get("base_model_config")
+    if not isinstance(base, dict) or "model_type" not in base:
+        raise CheckpointError(
+            f"{where}: {what} config has no `base_model_config` object with a `model_type` (got "
+            f"{_JSON_NAMES.get(type(base), 'a value')}); it cannot be rebuilt offline"
+        )
+    _check_backbone_types(base, where, "base_model_config.")
+    return base
+
+
+def _check_window(config: TextPrunerConfig, where: Path) -> TextPrunerConfig:
+    """The window (``max_length``) must fit the backbone's position embeddings."""
+    positions = (config.base_model_config or {}).get("max_position_embeddings")
+    if isinstance(positions, int) and not isinstance(positions, bool) and config.max_length > positions:
+        raise CheckpointError(
+            f"{where}: `max_length` {config.max_length} exceeds the backbone's `max_position_embeddings` "
+            f"{positions}; windows that long could not be embedded"
+        )
+    return config
+
+
 def read_pruner_config(folder: str | os.PathLike) -> TextPrunerConfig:
     """Read ``config.json`` of any supported family into a :class:`TextPrunerConfig`.
 
+    Every key we read, and every backbone key whose type transformers declares, is type-checked
+    (JSON types: a bool is not a number, ``"8"`` is not an integer); informational keys
+    (``architectures``, ``auto_map``, ``transformers_version``, OpenProvence's ``mode``,
+    ``vocab_size``, ...) are ignored whatever they hold.
+
     Raises:
-        CheckpointError: missing or malformed config, unknown ``model_type``, or missing backbone config.
+        CheckpointError: missing, unreadable (a folder, FIFO, broken link), non-UTF-8 or malformed
+            config; a value of the wrong JSON type (the message names the key); unknown
+            ``model_type``; missing backbone config; ``max_length`` above the backbone's positions.
     """
     folder = Path(folder)
     where = folder / "config.json"
@@ -148,33 +408,35 @@ def read_pruner_config(folder: str | os.PathLike) -> TextPrunerConfig:
     model_type = raw.get("model_type")
     try:
         if model_type == TextPrunerConfig.model_type:
-            values = {k: v for k, v in raw.items() if k not in ("model_type", "transformers_version")}
-            return TextPrunerConfig(**values)
+            values = {k: v for k, v in raw.items() if k not in ("model_type", "transformers_version", "architectures")}
+            _backbone_dict(raw, where, "text_pruner")
+            _check_json_types(values, TextPrunerConfig, where)
+            return _check_window(TextPrunerConfig(**values), where)
         if model_type == "open_provence":
-            base = raw.get("base_model_config")
-            if not isinstance(base, dict) or "model_type" not in base:
-                raise CheckpointError(
-                    f"{where}: OpenProvence config has no `base_model_config` with a `model_type`; "
-                    "it cannot be rebuilt offline"
-                )
-            dropout = (raw.get("pruning_config") or {}).get("classifier_dropout") or 0.0
-            return TextPrunerConfig(
+            base = _backbone_dict(raw, where, "OpenProvence")
+            pruning = _expect(raw, "pruning_config", (dict,), where) or {}
+            dropout = _expect(pruning, "classifier_dropout", (int, float), where, "pruning_config.")
+            max_length = _expect(raw, "max_length", (int,), where)
+            return _check_window(TextPrunerConfig(
                 base_model_config=base,
-                max_length=int(raw.get("max_length", 512)),
+                max_length=512 if max_length is None else max_length,
                 default_threshold=_openprovence_threshold(raw, where),
-                pruning_dropout=float(dropout),
+                pruning_dropout=float(dropout or 0.0),
                 source_format="open_provence",
-                base_model_name_or_path=raw.get("base_model_name_or_path"),
-            )
+                base_model_name_or_path=_expect(raw, "base_model_name_or_path", (str,), where),
+            ), where)
         if model_type in ("Provence", "XProvence"):
             xlmr = model_type == "XProvence"
+            backbone = _top_level_backbone(raw, "xlm-roberta" if xlmr else "deberta-v2")
+            _check_backbone_types(backbone, where, "")
+            positions = _expect(raw, "max_position_embeddings", (int,), where)
             return TextPrunerConfig(
-                base_model_config=_top_level_backbone(raw, "xlm-roberta" if xlmr else "deberta-v2"),
+                base_model_config=backbone,
                 ranking_head="pooler_linear" if xlmr else "sequence_classification",
                 ranking_activation="none",
                 pruning_head_input="last_hidden_state",
                 sentence_rounding="fraction_above_threshold",
-                max_length=min(512, int(raw.get("max_position_embeddings", 512))),
+                max_length=min(512, 512 if positions is None else positions),
                 default_threshold=0.1,
                 source_format=model_type.lower(),
             )
@@ -193,7 +455,11 @@ def _weight_files(folder: Path, allow_pickle: bool) -> tuple[list[Path], bool]:
         return [single], False
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        return [folder / name for name in _shard_names(index)], False
+        shards = [folder / name for name in _shard_names(index)]
+        for shard in shards:
+            if os.path.lexists(shard):
+                check_regular_file(shard)
+        return shards, False
     pickle_file = folder / "pytorch_model.bin"
     if pickle_file.is_file():
         if not allow_pickle:
@@ -333,6 +599,7 @@ def load_pruner_model(folder: str | os.PathLike, *, allow_pickle: bool = False) 
             message lists missing and unexpected keys, or mismatched shapes), or non-finite weights.
     """
     folder = Path(folder)
+    _check_folder_files(folder)
     config = read_pruner_config(folder)
     files, is_pickle = _weight_files(folder, allow_pickle)
     tensors = _read_tensors(files, is_pickle) if is_pickle else None
@@ -385,12 +652,14 @@ def load_tokenizer(folder: str | os.PathLike, backbone_config: Optional[Any] = N
     from transformers import AutoTokenizer
 
     folder = Path(folder)
+    _check_folder_files(folder)
     # Without vocabulary files transformers silently builds an empty tokenizer; refuse instead.
     if not any(next(folder.glob(pattern), None) is not None for pattern in _TOKENIZER_FILE_PATTERNS):
         raise CheckpointError(
             f"{folder}: no tokenizer files (tokenizer.json, vocab.txt, *.model, vocab.json + merges.txt); "
             "save the tokenizer next to the weights"
         )
+    _check_tokenizer_files(folder)
     if backbone_config is None:
         try:
             backbone_config = read_pruner_config(folder).get_backbone_config()
@@ -403,9 +672,34 @@ def load_tokenizer(folder: str | os.PathLike, backbone_config: Optional[Any] = N
             str(folder), config=backbone_config, use_fast=True, trust_remote_code=False
         )
     except Exception as exc:  # tokenizers raises bare Exceptions for malformed files
-        raise CheckpointError(f"{folder}: could not load a tokenizer ({type(exc).__name__}: {exc})") from exc
+        files = ", ".join(str(folder / name) for name in sorted(os.listdir(folder))
+                          if name.startswith(("tokenizer", "special_tokens", "added_tokens", "vocab", "merges"))
+                          or name.endswith(".model"))
+        raise CheckpointError(
+            f"{folder}: could not load a tokenizer from {files or 'its files'} ({type(exc).__name__}: {exc})"
+        ) from exc
     _check_tokenizer(tokenizer, folder, backbone_config)
     return tokenizer
+
+
+def _check_tokenizer_files(folder: Path) -> None:
+    """Read each tokenizer file we know the format of, so that an error names the file."""
+    for name in _TOKENIZER_JSON_FILES:
+        if os.path.lexists(folder / name):
+            _read_json(folder / name)
+    for name in ("vocab.txt", "merges.txt"):
+        if os.path.lexists(folder / name):
+            _read_text(folder / name)
+    if os.path.lexists(folder / "tokenizer.json"):  # parsed once, by the tokenizers library
+        from tokenizers import Tokenizer
+
+        text = _read_text(folder / "tokenizer.json")
+        try:
+            Tokenizer.from_str(text)
+        except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
+            raise CheckpointError(
+                f"{folder / 'tokenizer.json'}: not a valid tokenizers file ({type(exc).__name__}: {exc})"
+            ) from exc
 
 
 def _check_tokenizer(tokenizer: Any, folder: Path, backbone_config: Any) -> None:
@@ -422,3 +716,42 @@ def _check_tokenizer(tokenizer: Any, folder: Path, backbone_config: Any) -> None
             f"{folder}: the tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {embeddings}; "
             "token ids past the embeddings would crash the model (a tokenizer from another model?)"
         )
+
+
+def _check_token_types(model: TextPrunerModel, tokenizer: Any, folder: Path) -> None:
+    """The tokenizer's pair token type ids must fit the backbone's token-type embeddings."""
+    types = tokenizer("probe", "text").get("token_type_ids")
+    size = getattr(model.backbone_config, "type_vocab_size", None)
+    if not types or not getattr(model, "_accepts_token_type_ids", False) or not isinstance(size, int) or size <= 0:
+        return  # the backbone reads no token types (DeBERTa-v3 with 0 types, ModernBERT, XLM-R pooler heads)
+    if max(types) >= size:
+        raise CheckpointError(
+            f"{folder / 'config.json'}: `type_vocab_size` is {size} but the tokenizer gives token type ids up "
+            f"to {max(types)}; they would index past the token-type embeddings (a tokenizer from another model?)"
+        )
+
+
+def load_checkpoint(folder: str | os.PathLike, *, allow_pickle: bool = False) -> tuple[TextPrunerModel, Any]:
+    """Load the model and the tokenizer of a local checkpoint folder and check they work together.
+
+    Runs :func:`load_pruner_model` and :func:`load_tokenizer`, then checks that the token type ids
+    of the tokenizer's pair template fit the backbone's token-type embeddings (token ids are checked
+    against ``vocab_size`` by :func:`load_tokenizer`). No forward pass is run: a probe pass cost about
+    a third of the load time on CPU, and these static checks catch the index errors it would find.
+
+    Args:
+        folder (str | PathLike): the checkpoint folder (see :func:`resolve_checkpoint`).
+        allow_pickle (bool): accept ``pytorch_model.bin`` weights. Defaults to False.
+
+    Returns:
+        tuple: ``(model, tokenizer)``, the model in eval mode on CPU.
+
+    Raises:
+        CheckpointError: anything wrong with the folder's files (see :func:`load_pruner_model` and
+            :func:`load_tokenizer`), or token type ids past the token-type embeddings.
+    """
+    folder = Path(folder)
+    model = load_pruner_model(folder, allow_pickle=allow_pickle)
+    tokenizer = load_tokenizer(folder, model.backbone_config)
+    _check_token_types(model, tokenizer, folder)
+    return model, tokenizer

@@ -118,7 +118,8 @@ def load_checkpoint(
             is missing.
         CheckpointError: the checkpoint is malformed.
     """
-    from .checkpoints import load_pruner_model, load_tokenizer, resolve_checkpoint
+    from .checkpoints import load_checkpoint as load_model_and_tokenizer
+    from .checkpoints import resolve_checkpoint
 
     embedded = None
     if name_or_path is None:
@@ -130,8 +131,7 @@ def load_checkpoint(
     else:
         folder = resolve_checkpoint(name_or_path, allow_pickle=allow_pickle,
                                     **{k: v for k, v in hub.items() if v is not None})
-    model = load_pruner_model(folder, allow_pickle=allow_pickle)
-    tokenizer = load_tokenizer(folder, model.backbone_config)
+    model, tokenizer = load_model_and_tokenizer(folder, allow_pickle=allow_pickle)
     return model, tokenizer, Path(folder), embedded
 
 

@@ -330,10 +330,20 @@ def _read_meta(path: Path) -> Optional[dict[str, Any]]:
 def _shipped_file(folder: Optional[Path], fingerprint: str, quantize: Optional[str]) -> Optional[Path]:
     if folder is None:
         return None
+    from ..checkpoints import CheckpointError, check_regular_file
+
     target = Path(folder) / SUBFOLDER / FILE_NAMES[quantize]
-    if not target.is_file():
+    if not os.path.lexists(target):
         return None
-    meta = _read_meta(target.parent / META_FILE)
+    check_regular_file(target)  # a folder, FIFO or broken link there is a broken checkpoint
+    meta_path = target.parent / META_FILE
+    if os.path.lexists(meta_path):
+        check_regular_file(meta_path)
+        try:
+            json.loads(meta_path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{meta_path}: not a readable JSON file ({type(exc).__name__}: {exc})") from exc
+    meta = _read_meta(meta_path)
     if meta is None or meta.get("fingerprint") != fingerprint or target.name not in meta["files"]:
         logger.warning("%s was not exported from these weights (no matching %s); exporting again into the "
                        "cache", target, META_FILE)
@@ -378,13 +388,26 @@ class OnnxRunner:
         threads (int, optional): intra-op threads; defaults to ``torch.get_num_threads()`` so the torch
             and ONNX backends use the same number of cores.
 
+    Raises:
+        ImportError: ``onnxruntime`` is not installed.
+        CheckpointError: ONNX Runtime cannot load ``path`` (truncated, random bytes, not a graph); the
+            message names the file.
+
     Safe to call from several threads at once (ONNX Runtime sessions are).
     """
 
     def __init__(self, path: Union[str, os.PathLike], quantize: Optional[str] = None, threads: Optional[int] = None) -> None:
         self.path = Path(path)
         self.quantize = quantize
-        self.session = _session(self.path, threads)
+        _require_onnxruntime()
+        try:
+            self.session = _session(self.path, threads)
+        except Exception as exc:  # onnxruntime raises its own exception types for a corrupt graph
+            from ..checkpoints import CheckpointError
+
+            raise CheckpointError(
+                f"{self.path}: not a valid ONNX graph ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"
+            ) from exc
 
     def __call__(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: Optional[np.ndarray]
@@ -406,6 +429,9 @@ def load_runner(
     Raises:
         ImportError: ``onnx``/``onnxruntime`` are not installed.
         OnnxExportError: the model cannot be exported faithfully.
+        CheckpointError: the checkpoint's ``onnx/model*.onnx`` or ``onnx/export.json`` is not a regular
+            file (a folder, FIFO, broken link), ``export.json`` is not UTF-8 JSON, or the graph file
+            (shipped or cached) is not a valid ONNX graph; the message names the file.
     """
     if quantize not in FILE_NAMES:
         raise ValueError(f"`quantize` must be one of {list(FILE_NAMES)}, got {quantize!r}")
