@@ -10,7 +10,7 @@ spent), applied here to the sentences the policy kept.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 from .options import check_count
 from .results import PruningResult, remask
@@ -25,7 +25,7 @@ def select_within_token_budget(
     token_budget: int,
     document_scores: Optional[Sequence[Optional[float]]] = None,
     *,
-    keep_first: bool = False,
+    keep_first: Union[bool, Sequence[bool]] = False,
 ) -> list[list[bool]]:
     """Choose sentences across several documents so that together they hold at most ``token_budget`` tokens.
 
@@ -43,8 +43,10 @@ def select_within_token_budget(
         token_budget (int): the most tokens all taken sentences may hold together, ``>= 0``.
         document_scores (Sequence[float | None], optional): reranking score per document, only to
             break ties in probability (None ranks below every score). Defaults to no tie-break.
-        keep_first (bool): a document's first sentence is taken together with its first other
-            sentence (both must fit), as :attr:`PruningPolicy.keep_first` does. Defaults to False.
+        keep_first (bool | Sequence[bool]): a document's first sentence is taken together with its first
+            other sentence (both must fit), as :attr:`PruningPolicy.keep_first` does; one flag for every
+            document or one per document (e.g. the documents whose first sentence is their title).
+            Defaults to False.
 
     Returns:
         list[list[bool]]: per document, the taken mask (a subset of ``candidates``; kept sentences stay
@@ -60,6 +62,9 @@ def select_within_token_budget(
         raise ValueError("probabilities, token_counts and candidates need one entry per document")
     if document_scores is not None and len(document_scores) != n_docs:
         raise ValueError("document_scores needs one entry per document")
+    firsts = [bool(keep_first)] * n_docs if isinstance(keep_first, bool) else [bool(k) for k in keep_first]
+    if len(firsts) != n_docs:
+        raise ValueError("keep_first needs one entry per document")
     for d in range(n_docs):
         if not len(probabilities[d]) == len(token_counts[d]) == len(candidates[d]):
             raise ValueError(f"document {d}: probabilities, token_counts and candidates differ in length")
@@ -80,7 +85,7 @@ def select_within_token_budget(
         if taken[d][i]:
             continue
         group = [i]
-        if keep_first and i > 0 and candidates[d][0] and not taken[d][0]:
+        if firsts[d] and i > 0 and candidates[d][0] and not taken[d][0]:
             group.insert(0, 0)
         cost = sum(token_counts[d][j] for j in group)
         if cost <= left:
@@ -98,7 +103,7 @@ def fit_token_budget(
     token_budget: int,
     count_tokens: Callable[[list[str]], list[int]],
     *,
-    keep_first: bool = False,
+    keep_first: Union[bool, Sequence[bool]] = False,
 ) -> list[PruningResult]:
     """Cut the kept sentences of several results so that their texts together fit in ``token_budget`` tokens.
 
@@ -115,7 +120,8 @@ def fit_token_budget(
         count_tokens (Callable[[list[str]], list[int]]): tokens of each text (for a
             :class:`~text_pruner_rag.TextPruner`: :meth:`~text_pruner_rag.TextPruner.count_tokens`, the
             model's tokenizer without special tokens).
-        keep_first (bool): keep a result's first sentence with its first other taken sentence.
+        keep_first (bool | Sequence[bool]): keep a result's first sentence with its first other taken
+            sentence; one flag for all results or one per result.
 
     Returns:
         list[PruningResult]: one per input, in order, with ``kept``, ``pruned_text`` and

@@ -23,14 +23,19 @@ from tqdm.auto import tqdm
 from .budget import fit_token_budget
 from .chunking import Sentence, detect_language, sentences_from_list, split_sentences
 from .encoding import Window
-from .options import check_language, check_unicode
+from .options import FIRST_SENTENCE, check_language, check_unicode
 from .policy import PruningPolicy, SentenceAggregator
-from .results import NO_TEXT_SCORE, PruningResult, build_result
+from .results import NO_TEXT_SCORE, PruningResult, build_result, with_title_kept
 
 if TYPE_CHECKING:
     from .pruner import TextPruner
 
-__all__ = ["PreparedContext", "context_scores", "count_tokens", "prepare", "prune_contexts", "run_windows"]
+__all__ = ["PreparedContext", "context_scores", "count_tokens", "prepare", "prune_contexts", "prune_groups",
+           "run_windows"]
+
+TITLE_SEPARATOR = "\n"
+"""Put between an explicit title and its context when they are read together (OpenProvence ends its
+title sentence with a newline the same way); never part of any returned text."""
 
 logger = logging.getLogger(__name__)
 
@@ -43,30 +48,58 @@ class PreparedContext:
         text (str): the context (for pre-split input, ``"".join`` of the given sentences).
         sentences (list[Sentence]): sentences with exact character spans into ``text``.
         language (str): ``"en"`` or ``"ja"`` (resolved when ``"auto"`` was asked).
+        title (str | None): an explicit title, read in front of the context (not part of ``text``).
+        first_is_title (bool): the first sentence is the title (``title="first_sentence"``).
     """
 
     text: str
     sentences: list[Sentence]
     language: str
+    title: Optional[str] = None
+    first_is_title: bool = False
 
     @property
     def has_text(self) -> bool:
-        """Whether there is anything to score (not empty, not whitespace only)."""
+        """Whether there is anything to score (not empty, not whitespace only); a title alone is not."""
         return bool(self.sentences) and bool(self.text.strip())
 
+    @property
+    def scored_text(self) -> str:
+        """What the model reads: the explicit title and :data:`TITLE_SEPARATOR` in front of ``text``."""
+        return self.text if self.title is None else self.title + TITLE_SEPARATOR + self.text
 
-def prepare(index: int, context: Any, language: str) -> PreparedContext:
+    @property
+    def scored_sentences(self) -> list[Sentence]:
+        """The sentences of :attr:`scored_text`: the title (with its separator) first, then ``sentences``
+        shifted by its length; ``sentences`` itself without an explicit title."""
+        if self.title is None:
+            return self.sentences
+        head = self.title + TITLE_SEPARATOR
+        shift = len(head)
+        return [Sentence(head, 0, shift)] + [Sentence(s.text, s.start + shift, s.end + shift) for s in self.sentences]
+
+
+def prepare(index: int, context: Any, language: str, title: Optional[str] = None) -> PreparedContext:
     """Split ``context`` (a str, or its sentences already split) into sentences with exact spans.
+
+    Args:
+        index (int): the context's position (named in errors as ``contexts[index]``).
+        context (str | list[str]): the text, or its sentences.
+        language (str): ``"auto"``, ``"en"`` or ``"ja"``.
+        title (str, optional): None, :data:`~text_pruner_rag.options.FIRST_SENTENCE`, or an explicit title
+            (checked by the caller, see :func:`~text_pruner_rag.options.check_titles`).
 
     Raises:
         TypeError: ``context`` (or an item of it) is not a str; the message names ``contexts[index]``.
         ValueError: an unknown ``language``, or text that is not valid Unicode.
     """
     check_language(language)
+    first = title == FIRST_SENTENCE
+    explicit = None if first else title
     if isinstance(context, str):
         check_unicode(context, f"contexts[{index}]")
         lang = detect_language(context) if language == "auto" else language
-        return PreparedContext(context, split_sentences(context, lang), lang)
+        return PreparedContext(context, split_sentences(context, lang), lang, explicit, first)
     if isinstance(context, (list, tuple)):
         try:
             text, sentences = sentences_from_list(context)
@@ -75,33 +108,96 @@ def prepare(index: int, context: Any, language: str) -> PreparedContext:
         for i, item in enumerate(context):
             check_unicode(item, f"contexts[{index}][{i}]")
         lang = detect_language(text) if language == "auto" else language
-        return PreparedContext(text, sentences, lang)
+        return PreparedContext(text, sentences, lang, explicit, first)
     got = "None" if context is None else type(context).__name__
     raise TypeError(f"contexts[{index}] must be a str or a list of str, got {got}")
 
 
 def prune_contexts(
     model: "TextPruner", query: str, contexts: Sequence[Any], policy: PruningPolicy, *,
-    language: str, batch_size: int, show_progress_bar: Optional[bool],
+    language: str, batch_size: int, show_progress_bar: Optional[bool], titles: Optional[Sequence[Optional[str]]] = None,
 ) -> list[PruningResult]:
-    """Rerank and prune ``contexts`` for ``query`` with ``model`` and the resolved ``policy``.
+    """Rerank and prune ``contexts`` for ``query`` with ``model`` and the resolved ``policy``:
+    :func:`prune_groups` with one query.
 
     Returns:
         list[PruningResult]: one per context, in order; ``token_budget`` applied with ``model``'s own
         tokenizer (:func:`count_tokens`), whatever the languages of the texts.
     """
-    prepared = [prepare(i, c, language) for i, c in enumerate(contexts)]
-    scores, windows = _score(model, [query] * len(prepared), prepared, batch_size, show_progress_bar)
+    return prune_groups(model, [query], [contexts], policy, language=language, batch_size=batch_size,
+                        show_progress_bar=show_progress_bar, titles=None if titles is None else [titles])[0]
+
+
+def prune_groups(
+    model: "TextPruner", queries: Sequence[str], contexts_per_query: Sequence[Sequence[Any]], policy: PruningPolicy, *,
+    language: str, batch_size: int, show_progress_bar: Optional[bool],
+    titles: Optional[Sequence[Sequence[Optional[str]]]] = None,
+) -> list[list[PruningResult]]:
+    """Rerank and prune the contexts of several queries with ``model``: the windows of every query run
+    together (shared batches, sorted by length; identical windows once), then each query is decided
+    alone, so its results equal a call with that query only (up to float rounding between batches).
+
+    Args:
+        model (TextPruner): the one model of these queries.
+        queries (Sequence[str]): ``m`` queries.
+        contexts_per_query (Sequence[Sequence[str | list[str]]]): ``m`` lists of contexts.
+        policy (PruningPolicy): the resolved policy; ``token_budget`` applies per query.
+        titles (Sequence[Sequence[str | None]], optional): per query, the title of each context (None,
+            ``"first_sentence"`` or a str, already checked). Defaults to no titles.
+
+    Returns:
+        list[list[PruningResult]]: per query, one result per context, in order.
+    """
+    prepared: list[PreparedContext] = []
+    flat_queries: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for q, (query, contexts) in enumerate(zip(queries, contexts_per_query)):
+        given = titles[q] if titles is not None else [None] * len(contexts)
+        start = len(prepared)
+        prepared.extend(prepare(j, c, language, t) for j, (c, t) in enumerate(zip(contexts, given)))
+        flat_queries.extend([query] * len(contexts))
+        spans.append((start, len(prepared)))
+    scores, windows = _score(model, flat_queries, prepared, batch_size, show_progress_bar)
     aggregate = SentenceAggregator([len(p.sentences) for p in prepared])
+    title_aggregate = SentenceAggregator([1 if p.title is not None else 0 for p in prepared])
     for window, probs in windows:
-        aggregate.add(window.context_index, window.sentence_ids, probs)
-    masks = aggregate.select(policy, model.sentence_rounding)
-    results = [build_result(p.text, p.sentences, probs, kept, score)
-               for p, probs, kept, score in zip(prepared, aggregate.sentence_probabilities(), masks, scores)]
-    if policy.token_budget is not None:
-        results = fit_token_budget(results, policy.token_budget, lambda texts: count_tokens(model, texts),
-                                   keep_first=policy.keep_first)
-    return results
+        c = window.context_index
+        if prepared[c].title is None:
+            aggregate.add(c, window.sentence_ids, probs)
+        else:  # scored sentence 0 is the title, sentence i + 1 the context's sentence i
+            aggregate.add(c, [s - 1 if s > 0 else -1 for s in window.sentence_ids], probs)
+            title_aggregate.add(c, [0 if s == 0 else -1 for s in window.sentence_ids], probs)
+    masks = aggregate.select(policy, model.sentence_rounding, [p.first_is_title for p in prepared])
+    title_probs = title_aggregate.sentence_probabilities()
+    naver = model.sentence_rounding == "fraction_above_threshold" and policy.keep_ratio is None
+    title_fractions = title_aggregate.fractions_above(policy._resolved_threshold()) if naver else None
+    results = []
+    for c, (p, probs, kept, score) in enumerate(zip(prepared, aggregate.sentence_probabilities(), masks, scores)):
+        title, title_p = p.title, (title_probs[c][0] if p.title is not None and p.has_text else None)
+        if p.first_is_title and p.has_text:
+            title, title_p = p.sentences[0].text, probs[0]
+        results.append(build_result(p.text, p.sentences, probs, kept, score, title=title, title_probability=title_p))
+    output = []
+    for start, end in spans:
+        group = results[start:end]
+        if policy.token_budget is not None:
+            group = fit_token_budget(group, policy.token_budget, lambda texts: count_tokens(model, texts),
+                                     keep_first=[policy.keeps_first(p.first_is_title) for p in prepared[start:end]])
+        output.append([_decide_title(policy, prepared[start + j], r, title_fractions, start + j)
+                       for j, r in enumerate(group)])
+    return output
+
+
+def _decide_title(policy: PruningPolicy, prepared: PreparedContext, result: PruningResult,
+                  fractions: Optional[list[list[float]]], c: int) -> PruningResult:
+    """``result`` with ``title_kept`` decided on its final kept mask (after the token budget)."""
+    if result.title is None or result.title_probability is None:
+        return result
+    kept = [s.kept for s in result.sentences]
+    if prepared.first_is_title:
+        return with_title_kept(result, kept[0])
+    fraction = fractions[c][0] if fractions is not None else None
+    return with_title_kept(result, policy.keep_title(result.title_probability, kept, fraction))
 
 
 def context_scores(
@@ -133,13 +229,14 @@ def _score(
     window with its tokens' keep probabilities."""
     encoder = model.encoder
     templates = {}
-    encoded = encoder.encode_contexts([p.text for p in prepared], [p.sentences for p in prepared])
+    encoded = encoder.encode_contexts([p.scored_text for p in prepared], [p.scored_sentences for p in prepared])
     windows: list[Window] = []
     for index, (context, enc, query) in enumerate(zip(prepared, encoded, queries)):
         if context.has_text:
             if query not in templates:
                 templates[query] = encoder.template(query)
-            built = encoder.windows(templates[query], index, context.text, context.sentences, enc, context.language)
+            built = encoder.windows(templates[query], index, context.scored_text, context.scored_sentences, enc,
+                                    context.language)
             # Text but no token (only characters the tokenizer drops: zero-width, NUL, U+FFFD ...):
             # score the query against an empty context, so that `score` stays a float.
             windows.extend(built or [encoder.empty_window(templates[query], index)])

@@ -24,7 +24,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 __all__ = [
+    "FIRST_SENTENCE",
     "LANGUAGES",
+    "check_batch_titles",
+    "check_context",
+    "check_titles",
     "check_bool",
     "check_count",
     "check_fraction",
@@ -169,6 +173,79 @@ def context_list(contexts: Any, name: str = "contexts", one: str = "a list of co
         return list(contexts)
     except TypeError:
         raise TypeError(f"`{name}` must be {one}, got {type(contexts).__name__}") from None
+
+
+def check_context(context: Any, name: str = "context") -> Any:
+    """``context`` if it is one context: a ``str`` or a list/tuple of ``str`` (its sentences), valid Unicode.
+
+    Raises:
+        TypeError: anything else, or an item that is not a str (named ``name[i]``).
+        ValueError: text that is not valid Unicode (named, with the position).
+    """
+    if not isinstance(context, (str, list, tuple)):
+        got = "None" if context is None else type(context).__name__
+        raise TypeError(f"`{name}` must be a str or a list of str, got {got}")
+    if isinstance(context, str):
+        check_unicode(context, name)
+    else:
+        for i, item in enumerate(context):
+            if not isinstance(item, str):
+                raise TypeError(f"`{name}[{i}]` must be a str, got {type(item).__name__}")
+            check_unicode(item, f"{name}[{i}]")
+    return context
+
+
+FIRST_SENTENCE = "first_sentence"
+"""The ``title=`` value that makes each context's first sentence its title (Provence's default)."""
+
+
+def check_titles(title: Any, n: int, name: str = "title", what: str = "contexts") -> list[Optional[str]]:
+    """The title of each of ``n`` contexts: None (no title), :data:`FIRST_SENTENCE`, or an explicit ``str``.
+
+    ``title`` is None (no titles), ``"first_sentence"`` (every context's first sentence), one ``str``
+    (the same title for every context) or a list/tuple of ``n`` entries, each None, ``"first_sentence"``
+    or a ``str``. A title with no text (empty or whitespace only) means no title.
+
+    Raises:
+        TypeError: ``title`` or an entry (named ``title[i]``) of another type.
+        ValueError: a list whose length is not ``n``, or a title that is not valid Unicode.
+    """
+    if title is None or isinstance(title, str):
+        entries: list[Any] = [title] * n
+    elif isinstance(title, (list, tuple)):
+        if len(title) != n:
+            raise ValueError(f"`{name}` has {len(title)} entries for {n} {what}: give one title per context, "
+                             "one str for all, 'first_sentence' or None")
+        entries = list(title)
+    else:
+        raise TypeError(f"`{name}` must be None, 'first_sentence', a str or a list of them, got {type(title).__name__}")
+    titles: list[Optional[str]] = []
+    for i, entry in enumerate(entries):
+        label = name if isinstance(title, str) else f"{name}[{i}]"
+        if entry is not None and not isinstance(entry, str):
+            raise TypeError(f"`{label}` must be None, 'first_sentence' or a str, got {type(entry).__name__}")
+        if entry is not None:
+            check_unicode(entry, label)
+        titles.append(entry if entry is not None and entry.strip() else None)
+    return titles
+
+
+def check_batch_titles(title: Any, counts: Sequence[int], name: str = "title") -> list[list[Optional[str]]]:
+    """Per query, the title of each context (see :func:`check_titles`): ``title`` is None,
+    ``"first_sentence"``, one ``str`` for every context, or a list with one entry per query (each entry
+    itself any value :func:`check_titles` takes for that query's ``counts[i]`` contexts).
+
+    Raises:
+        TypeError, ValueError: as :func:`check_titles`, naming ``title[i]`` or ``title[i][j]``.
+    """
+    if title is None or isinstance(title, str):
+        return [check_titles(title, n, name) for n in counts]
+    if not isinstance(title, (list, tuple)):
+        raise TypeError(f"`{name}` must be None, 'first_sentence', a str or a list with one entry per query, "
+                        f"got {type(title).__name__}")
+    if len(title) != len(counts):
+        raise ValueError(f"`{name}` has {len(title)} entries for {len(counts)} queries: give one entry per query")
+    return [check_titles(entry, n, f"{name}[{i}]") for i, (entry, n) in enumerate(zip(title, counts))]
 
 
 def pairs_of(inputs: Any) -> tuple[list[tuple[Any, Any]], bool]:

@@ -24,7 +24,15 @@ All policies work on per-sentence keep probabilities (``[0, 1]``). The rules, ap
    dropped sentences are added back until ``min(min_sentences, n)`` are kept (this may exceed the
    token budget: an explicit minimum wins).
 4. **keep_first**: the first sentence (a title or a subject-naming lead sentence) is kept whenever at
-   least one other sentence is kept (the ``always_select_title`` rule of Provence).
+   least one other sentence is kept (the ``always_select_title`` rule of Provence). The same rule
+   applies to a context whose title is its first sentence (``title="first_sentence"``) unless
+   ``always_select_title=False``.
+
+**Titles** (``title=`` of ``prune``/``prune_many``/``prune_batch``, see ``docs/titles.md``): an explicit
+title is scored with its context but is not one of its sentences: rules 1-4 and the token budgets see
+only the context's sentences. :meth:`PruningPolicy.keep_title` then decides the title: it is kept when
+at least one sentence of its context is kept and either ``always_select_title`` is on (the default when
+a title is given) or its own keep probability passes the threshold; a title never stands alone.
 
 Kept sentences always stay in their original order; the policy only returns a mask.
 
@@ -92,6 +100,10 @@ class PruningPolicy:
             (counted in context; applied by :meth:`select`). Earlier versions called it ``token_budget``.
         token_budget (int | None): at most this many model tokens (no special tokens) over all the
             contexts of one call together; applied after :meth:`select` by :func:`fit_token_budget`.
+        always_select_title (bool | None): keep a context's title whenever one of its sentences is kept
+            (Provence's ``always_select_title``). None (the default) means on: it only acts when the call
+            gives a ``title``. False: a title is kept only when its own keep probability passes the
+            threshold (and a sentence of its context is kept).
 
     Raises:
         TypeError: an option of the wrong type (e.g. a string threshold).
@@ -109,6 +121,7 @@ class PruningPolicy:
     keep_ratio: Optional[float] = None
     context_token_budget: Optional[int] = None
     token_budget: Optional[int] = None
+    always_select_title: Optional[bool] = None
 
     def __post_init__(self) -> None:
         # the one strict rule of text_pruner_rag.options: no coercion ("0.5", 5.0 and True are refused)
@@ -116,6 +129,8 @@ class PruningPolicy:
             object.__setattr__(self, "threshold", check_threshold(self.threshold))
         object.__setattr__(self, "min_sentences", check_count(self.min_sentences, "min_sentences"))
         check_bool(self.keep_first, "keep_first")
+        if self.always_select_title is not None:
+            check_bool(self.always_select_title, "always_select_title")
         if self.keep_ratio is not None:
             object.__setattr__(self, "keep_ratio", check_fraction(self.keep_ratio, "keep_ratio", allow_zero=False))
         for name in ("context_token_budget", "token_budget"):
@@ -169,6 +184,7 @@ class PruningPolicy:
         *,
         token_counts: Optional[Sequence[int]] = None,
         fractions_above: Optional[Sequence[float]] = None,
+        first_is_title: bool = False,
     ) -> list[bool]:
         """Decide which sentences of one context to keep (rules 1-4 of the module docstring).
 
@@ -179,6 +195,9 @@ class PruningPolicy:
             fractions_above (Sequence[float], optional): per sentence, the fraction ``[0, 1]`` of its
                 tokens whose keep probability is above :attr:`threshold` (``n`` values; only for the
                 naver ``"fraction_above_threshold"`` rounding rule, see :class:`SentenceAggregator`).
+            first_is_title (bool): the first sentence is the context's title (``title="first_sentence"``):
+                it is kept whenever another sentence is kept, as with ``keep_first``, unless
+                :attr:`always_select_title` is False. Defaults to False.
 
         Returns:
             list[bool]: the kept mask, ``n`` entries, in sentence order (``[]`` for no sentence).
@@ -217,9 +236,37 @@ class PruningPolicy:
             if not kept[i]:
                 kept[i] = True
                 missing -= 1
-        if self.keep_first and any(kept[1:]):
+        if self.keeps_first(first_is_title) and any(kept[1:]):
             kept[0] = True
         return kept
+
+    def keeps_first(self, first_is_title: bool = False) -> bool:
+        """Whether rule 4 applies: ``keep_first``, or a first-sentence title with ``always_select_title`` not False."""
+        return self.keep_first or (first_is_title and self.always_select_title is not False)
+
+    def keep_title(self, probability: float, context_kept: Sequence[bool], fraction_above: Optional[float] = None) -> bool:
+        """Whether an explicit title (scored with its context, not one of its sentences) is kept.
+
+        Kept iff at least one sentence of the context is kept and either :attr:`always_select_title` is
+        not False or the title's own value passes the threshold (``probability > threshold``; with the
+        naver rounding, ``fraction_above > threshold``). Source: Provence/OpenProvence
+        ``always_select_title``; unlike OpenProvence a title is never kept alone (see ``docs/titles.md``).
+
+        Args:
+            probability (float): the title's keep probability, in ``[0, 1]``.
+            context_kept (Sequence[bool]): the context's kept mask (after every rule and budget).
+            fraction_above (float, optional): the fraction ``[0, 1]`` of the title's tokens above the
+                threshold (naver ``"fraction_above_threshold"`` rounding only).
+
+        Raises:
+            ValueError: the threshold is unresolved and ``always_select_title`` is False.
+        """
+        if not any(context_kept):
+            return False
+        if self.always_select_title is not False:
+            return True
+        value = probability if fraction_above is None else fraction_above
+        return value > self._resolved_threshold()
 
     def _resolved_threshold(self) -> float:
         if self.threshold is None:
@@ -279,7 +326,8 @@ class SentenceAggregator:
         """Per context, the number of tokens of each sentence (0 for a sentence with no token)."""
         return [[len(t) for t in context] for context in self._tokens]
 
-    def select(self, policy: PruningPolicy, sentence_rounding: str = "token_mean") -> list[list[bool]]:
+    def select(self, policy: PruningPolicy, sentence_rounding: str = "token_mean",
+               first_is_title: Optional[Sequence[bool]] = None) -> list[list[bool]]:
         """The kept mask of every context: :meth:`PruningPolicy.select` on this aggregation.
 
         Each context is decided on its :meth:`sentence_probabilities` and :meth:`token_counts`; with the
@@ -289,6 +337,8 @@ class SentenceAggregator:
             policy (PruningPolicy): the resolved policy of the call.
             sentence_rounding (str): one of :data:`SENTENCE_ROUNDINGS` (the checkpoint's). Defaults to
                 ``"token_mean"``.
+            first_is_title (Sequence[bool], optional): per context, whether its first sentence is its
+                title (see :meth:`PruningPolicy.select`). Defaults to none.
 
         Returns:
             list[list[bool]]: per context, one entry per sentence (sentence order).
@@ -303,8 +353,9 @@ class SentenceAggregator:
             fractions: Sequence[Optional[list[float]]] = self.fractions_above(policy._resolved_threshold())
         else:
             fractions = [None] * len(probabilities)
-        return [policy.select(p, token_counts=c, fractions_above=f)
-                for p, c, f in zip(probabilities, token_counts, fractions)]
+        titled = first_is_title if first_is_title is not None else [False] * len(probabilities)
+        return [policy.select(p, token_counts=c, fractions_above=f, first_is_title=bool(t))
+                for p, c, f, t in zip(probabilities, token_counts, fractions, titled)]
 
 
 def _fill_tokenless(values: list[Optional[float]]) -> list[float]:

@@ -58,6 +58,19 @@ class Pruner(Protocol):
         :attr:`default_threshold`)."""
         ...
 
+    def prune_batch(
+        self,
+        queries: Sequence[str],
+        contexts_per_query: Sequence[Sequence[Context]],
+        *,
+        policy: Optional["PruningPolicy"] = None,
+        batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+    ) -> list[list["PruningResult"]]:
+        """Rerank and prune the contexts of many queries in one call: list ``i`` equals
+        ``prune_many(queries[i], contexts_per_query[i], policy=policy)`` (``token_budget`` per query)."""
+        ...
+
     def count_tokens(self, texts: Sequence[str], *, language: Optional[str] = None) -> list[int]:
         """Tokens of each text (the unit of ``token_budget``) with this pruner's own tokenizer (or the
         one ``language`` is routed to), without special tokens."""

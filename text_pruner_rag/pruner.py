@@ -34,22 +34,26 @@ from .loading import (  # noqa: F401  (re-exported: old import paths keep workin
 from .modeling import TextPrunerModel
 from .options import (  # noqa: F401  (pairs_of re-exported)
     pairs_of,
+    check_batch_titles,
     check_bool,
+    check_context,
     check_count,
     check_language,
     check_optional_count,
     check_query,
     check_texts,
     check_unicode,
+    check_titles,
     context_list,
 )
 from .policy import PruningPolicy
 from .results import NO_TEXT_SCORE, PruningResult, RankedContext, format_scores  # noqa: F401
-from .routing import LanguageRouter, Route, group_pairs
+from .routing import LanguageRouter, Route, group_pairs, group_queries
 
 __all__ = ["PreparedContext", "TextPruner", "default_model_path", "NO_TEXT_SCORE"]
 
 Context = Union[str, Sequence[str]]
+Title = Union[None, str, Sequence[Optional[str]]]
 FALLBACK_THRESHOLD = 0.1
 _Route = Route  # old private names, kept importable
 _resolve_device, _resolve_dtype = resolve_device, resolve_dtype
@@ -61,15 +65,7 @@ def _check_batch_size(batch_size: Any) -> Optional[int]:
 
 def _check_context(context: Any) -> None:
     """One context of ``prune``: a str or a list of str, valid Unicode."""
-    if not isinstance(context, (str, list, tuple)):
-        raise TypeError(f"`context` must be a str or a list of str, got {type(context).__name__}")
-    if isinstance(context, str):
-        check_unicode(context, "context")
-    else:
-        for i, item in enumerate(context):
-            if not isinstance(item, str):
-                raise TypeError(f"`context[{i}]` must be a str, got {type(item).__name__}")
-            check_unicode(item, f"context[{i}]")
+    check_context(context, "context")
 
 
 def _text_of(context: Any) -> str:
@@ -356,6 +352,8 @@ class TextPruner:
         token_budget: Optional[int] = None,
         context_token_budget: Optional[int] = None,
         language: Optional[str] = None,
+        title: Optional[str] = None,
+        always_select_title: Optional[bool] = None,
     ) -> PruningResult:
         """Prune one context for one query.
 
@@ -373,6 +371,14 @@ class TextPruner:
             token_budget (int, optional): at most this many tokens of the tokenizer of the model that
                 prunes (no special tokens) in ``pruned_text``; see :meth:`prune_many`.
             language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; defaults to the pruner's.
+            title (str, optional): the context's title: an explicit ``str``, read with the context (in
+                front of its first window, as Provence/OpenProvence do) and reported apart in
+                :attr:`PruningResult.title` (never in ``pruned_text``, ``compression_rate`` or the token
+                budget); ``"first_sentence"``: the context's first sentence is its title; None (default):
+                no title. See ``docs/titles.md``.
+            always_select_title (bool, optional): keep the title whenever a sentence of the context is
+                kept (the default when a title is given); False: only when its own keep probability
+                passes the threshold. A :class:`~text_pruner_rag.policy.PruningPolicy` option.
 
         A keyword option that is not None replaces the same field of ``policy``
         (:meth:`PruningPolicy.from_options <text_pruner_rag.policy.PruningPolicy.from_options>`); option
@@ -383,17 +389,19 @@ class TextPruner:
             compression rate (fraction of characters removed) and every sentence with its probability.
 
         Raises:
-            TypeError: ``query``, ``context`` (or an item of a context list), ``policy`` or an option
-                has the wrong type.
-            ValueError: empty query, a policy option out of range, or a query or context that is not
-                valid Unicode (a lone surrogate; the message names ``query`` or ``context``).
+            TypeError: ``query``, ``context`` (or an item of a context list), ``title``, ``policy`` or an
+                option has the wrong type.
+            ValueError: empty query, a policy option out of range, or a query, context or title that is
+                not valid Unicode (a lone surrogate; the message names ``query``, ``context`` or ``title``).
         """
         check_query(query)
         _check_context(context)
+        titles = check_titles(title, 1)
         policy = PruningPolicy.from_options(
             policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
-            context_token_budget=context_token_budget, token_budget=token_budget)
-        return self._prune(query, [context], policy, language, None, None)[0]
+            context_token_budget=context_token_budget, token_budget=token_budget,
+            always_select_title=always_select_title)
+        return self._prune(query, [context], policy, language, None, None, titles)[0]
 
     def prune_many(
         self,
@@ -410,6 +418,8 @@ class TextPruner:
         language: Optional[str] = None,
         batch_size: Optional[int] = None,
         show_progress_bar: Optional[bool] = None,
+        title: Title = None,
+        always_select_title: Optional[bool] = None,
     ) -> list[PruningResult]:
         """Prune many contexts for one query; the windows of all contexts are batched together.
 
@@ -436,6 +446,11 @@ class TextPruner:
             language (str, optional): ``"auto"`` (per context), ``"en"`` or ``"ja"``; defaults to the pruner's.
             batch_size (int, optional): windows per forward pass; defaults to the pruner's.
             show_progress_bar (bool, optional): tqdm over batches; None = on when logging is at INFO.
+            title (str | list, optional): the contexts' titles: None (no title), ``"first_sentence"``
+                (each context's first sentence), one ``str`` for every context, or a list of ``n``
+                entries (each None, ``"first_sentence"`` or a ``str``; a title with no text is no title).
+                See :meth:`prune`.
+            always_select_title (bool, optional): see :meth:`prune`.
 
         Returns:
             list[PruningResult]: ``n`` results, in input order. An empty or whitespace-only context
@@ -451,24 +466,108 @@ class TextPruner:
         Raises:
             TypeError: ``query`` is not a str, ``contexts`` is a str, bytes, None, a dict or a set (an
                 ordered list, tuple or iterable is needed), a context is neither a str nor a list of str,
-                or ``policy``/an option has the wrong type.
-            ValueError: empty query, a policy option out of range, an unknown ``language``, or a query
-                or context that is not valid Unicode (a lone surrogate; the message names the argument,
-                e.g. ```contexts[2]```, and the position).
+                ``title`` or an entry of it is not None or a str, or ``policy``/an option has the wrong type.
+            ValueError: empty query, a policy option out of range, an unknown ``language``, a ``title``
+                list whose length is not ``n``, or a query, context or title that is not valid Unicode
+                (a lone surrogate; the message names the argument, e.g. ```contexts[2]```, and the position).
         """
         check_query(query)
         contexts = context_list(contexts)
+        titles = check_titles(title, len(contexts))
         policy = PruningPolicy.from_options(
             policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
-            context_token_budget=context_token_budget, token_budget=token_budget)
-        return self._prune(query, contexts, policy, language, batch_size, show_progress_bar)
+            context_token_budget=context_token_budget, token_budget=token_budget,
+            always_select_title=always_select_title)
+        return self._prune(query, contexts, policy, language, batch_size, show_progress_bar, titles)
 
-    def _prune(self, query, contexts, policy, language, batch_size, show_progress_bar) -> list[PruningResult]:
+    def _prune(self, query, contexts, policy, language, batch_size, show_progress_bar, titles=None) -> list[PruningResult]:
         batch_size = _check_batch_size(batch_size)
         model = self.model_for(query, contexts, language)
         return engine.prune_contexts(
             model, query, contexts, policy.resolve(model.default_threshold), language=language or model.language,
-            batch_size=batch_size or model.batch_size, show_progress_bar=show_progress_bar)
+            batch_size=batch_size or model.batch_size, show_progress_bar=show_progress_bar, titles=titles)
+
+    def prune_batch(
+        self,
+        queries: Sequence[str],
+        contexts_per_query: Sequence[Sequence[Context]],
+        *,
+        policy: Optional[PruningPolicy] = None,
+        threshold: Optional[float] = None,
+        min_sentences: Optional[int] = None,
+        keep_first: Optional[bool] = None,
+        keep_ratio: Optional[float] = None,
+        token_budget: Optional[int] = None,
+        context_token_budget: Optional[int] = None,
+        language: Optional[str] = None,
+        batch_size: Optional[int] = None,
+        show_progress_bar: Optional[bool] = None,
+        title: Any = None,
+        always_select_title: Optional[bool] = None,
+    ) -> list[list[PruningResult]]:
+        """Prune the contexts of many queries in one call (Provence's ``process(questions, contexts)``).
+
+        The token windows of every query's contexts are built as :meth:`prune_many` builds them and run
+        together, ``batch_size`` windows per forward pass, sorted by length (identical windows once), so
+        many small queries fill the batches that one query alone would leave half empty. Each query is
+        then decided alone: ``prune_batch(qs, cs)[i]`` equals ``prune_many(qs[i], cs[i])`` (same kept
+        sentences; probabilities and scores equal up to float rounding between batch compositions, so
+        scores are comparable within a query and across queries read by the same model). With
+        :attr:`routes`, each query is read by the model :meth:`model_for` picks for it and its contexts;
+        the queries of one model share batches.
+
+        Args:
+            queries (Sequence[str]): ``m`` questions.
+            contexts_per_query (Sequence[Sequence[str | list[str]]]): ``m`` lists of contexts; list ``i``
+                holds the contexts of ``queries[i]`` (texts or pre-split sentence lists; may be empty).
+            policy, threshold, min_sentences, keep_first, keep_ratio, context_token_budget, language,
+                batch_size, show_progress_bar, always_select_title: see :meth:`prune_many`; the same for
+                every query.
+            token_budget (int, optional): at most this many tokens (the tokenizer of the model that pruned
+                the query) over the returned ``pruned_text`` of **each query** (not of the whole call).
+            title (optional): None, ``"first_sentence"``, one ``str`` for every context, or a list with one
+                entry per query, each entry what :meth:`prune_many` takes as ``title`` for that query.
+
+        Returns:
+            list[list[PruningResult]]: ``m`` lists, list ``i`` with one result per context of
+            ``queries[i]``, in input order.
+
+        Raises:
+            TypeError: ``queries`` or ``contexts_per_query`` (or one of its lists) is not an ordered
+                collection, a query is not a str (named ``queries[i]``), a context is neither a str nor a
+                list of str (named ``contexts_per_query[i][j]``), a ``title`` entry has the wrong type, or
+                ``policy``/an option has the wrong type.
+            ValueError: ``queries`` and ``contexts_per_query`` differ in length, an empty query, a
+                ``title`` list of the wrong length, a policy option out of range, an unknown ``language``,
+                or text that is not valid Unicode (named as above).
+        """
+        queries = context_list(queries, "queries", one="a list of str")
+        groups = context_list(contexts_per_query, "contexts_per_query", one="a list of context lists")
+        if len(queries) != len(groups):
+            raise ValueError(f"`queries` has {len(queries)} entries but `contexts_per_query` has {len(groups)}: "
+                             "give one list of contexts per query")
+        for i, query in enumerate(queries):
+            check_query(query, f"queries[{i}]")
+        for i, contexts in enumerate(groups):
+            groups[i] = context_list(contexts, f"contexts_per_query[{i}]")
+            for j, context in enumerate(groups[i]):
+                check_context(context, f"contexts_per_query[{i}][{j}]")
+        titles = check_batch_titles(title, [len(c) for c in groups])
+        policy = PruningPolicy.from_options(
+            policy, threshold=threshold, min_sentences=min_sentences, keep_first=keep_first, keep_ratio=keep_ratio,
+            context_token_budget=context_token_budget, token_budget=token_budget,
+            always_select_title=always_select_title)
+        batch_size = _check_batch_size(batch_size)
+        results: list[list[PruningResult]] = [[] for _ in queries]
+        for model, indices in group_queries(self.model_for, queries, groups, language):
+            part = engine.prune_groups(
+                model, [queries[i] for i in indices], [groups[i] for i in indices],
+                policy.resolve(model.default_threshold), language=language or model.language,
+                batch_size=batch_size or model.batch_size, show_progress_bar=show_progress_bar,
+                titles=[titles[i] for i in indices])
+            for i, query_results in zip(indices, part):
+                results[i] = query_results
+        return results
 
     def count_tokens(self, texts: Sequence[str], *, language: Optional[str] = None) -> list[int]:
         """Tokens in each text (the unit of ``token_budget``), without special tokens.

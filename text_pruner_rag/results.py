@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .policy import PruningPolicy
 
 __all__ = ["NO_TEXT_SCORE", "SentenceScore", "PruningResult", "RankedContext", "build_result", "remask",
-           "pruning_json"]
+           "pruning_json", "with_title_kept"]
 
 NO_TEXT_SCORE = float("-inf")
 """The reranking score of a context with no text (empty or whitespace-only), in every API: ``prune``,
@@ -58,6 +58,17 @@ class PruningResult:
             (``1 - len(pruned_text) / len(context)``; 0.0 for an empty or whitespace-only context).
         sentences (list[SentenceScore]): every sentence of the context, in order.
         context (str): the original context (for a pre-split context, the concatenation of its sentences).
+        title (str | None): the context's title when the call gave one (``title=``), exactly as given;
+            None without a title. An explicit title is scored with the context (in front of its first
+            window) but is **not** part of ``context``, ``sentences``, ``pruned_text``,
+            ``compression_rate`` or any token budget. With ``title="first_sentence"`` it is the text of
+            ``sentences[0]``, which stays part of the context.
+        title_kept (bool): whether the title is kept (see
+            :meth:`PruningPolicy.keep_title <text_pruner_rag.policy.PruningPolicy.keep_title>`; with
+            ``"first_sentence"``, ``sentences[0].kept``). False without a title.
+        title_probability (float | None): the title's keep probability in ``[0, 1]`` (the mean over its
+            tokens, read in the context's first window); None without a title or for a context with no
+            text (not scored).
     """
 
     pruned_text: str
@@ -65,6 +76,9 @@ class PruningResult:
     compression_rate: float
     sentences: list[SentenceScore] = field(default_factory=list)
     context: str = ""
+    title: Optional[str] = None
+    title_kept: bool = False
+    title_probability: Optional[float] = None
 
     @property
     def kept_sentences(self) -> list[SentenceScore]:
@@ -98,7 +112,8 @@ def compression_rate(context: str, pruned_text: str) -> float:
 
 def build_result(
     context: str, sentences: Sequence[Any], probabilities: Sequence[float], kept: Sequence[bool],
-    score: Optional[float],
+    score: Optional[float], *, title: Optional[str] = None, title_probability: Optional[float] = None,
+    title_kept: bool = False,
 ) -> PruningResult:
     """The :class:`PruningResult` of one context from its sentences and kept mask.
 
@@ -110,6 +125,8 @@ def build_result(
         kept (Sequence[bool]): ``n`` keep decisions. A context with no text keeps nothing, whatever
             the mask.
         score (float | None): the reranking score; None or ``-inf`` for a context with no text.
+        title, title_probability, title_kept: the title fields of :class:`PruningResult` (no title by
+            default); they never change ``pruned_text`` or ``compression_rate``.
 
     Raises:
         ValueError: ``sentences``, ``probabilities`` and ``kept`` differ in length.
@@ -122,15 +139,24 @@ def build_result(
               for s, p, k in zip(sentences, probabilities, kept)]
     pruned = "".join(s.text for s in scored if s.kept)
     return PruningResult(pruned, NO_TEXT_SCORE if score is None else float(score),
-                         compression_rate(context, pruned), scored, context)
+                         compression_rate(context, pruned), scored, context, title, bool(title_kept),
+                         None if title_probability is None else float(title_probability))
 
 
 def remask(result: PruningResult, kept: Sequence[bool]) -> PruningResult:
-    """``result`` with a new kept mask (one entry per sentence); ``result`` itself when the mask is unchanged."""
+    """``result`` with a new kept mask (one entry per sentence); ``result`` itself when the mask is unchanged.
+    The title fields are carried over unchanged (see :func:`with_title_kept`)."""
     if [s.kept for s in result.sentences] == list(kept):
         return result
     return build_result(result.context, result.sentences, [s.probability for s in result.sentences], kept,
-                        result.score)
+                        result.score, title=result.title, title_probability=result.title_probability,
+                        title_kept=result.title_kept)
+
+
+def with_title_kept(result: PruningResult, kept: bool) -> PruningResult:
+    """``result`` with ``title_kept`` set (``result`` itself when unchanged); text and rates are untouched."""
+    kept = bool(kept) and result.title is not None
+    return result if result.title_kept == kept else dataclasses.replace(result, title_kept=kept)
 
 
 def _json_number(value: float) -> Optional[float]:
@@ -139,13 +165,18 @@ def _json_number(value: float) -> Optional[float]:
 
 def pruning_json(result: PruningResult, policy: Optional["PruningPolicy"] = None) -> dict[str, Any]:
     """The JSON form of a result: ``score`` (``null`` for a context with no text), ``compression_rate``
-    (fraction), ``pruned_text``, with ``policy`` also ``threshold`` and ``policy`` (every option), and
+    (fraction), ``pruned_text``, with a title also ``title``, ``title_kept`` and ``title_probability``,
+    with ``policy`` also ``threshold`` and ``policy`` (every option), and
     ``sentences`` (``text``, ``start``, ``end`` in characters, ``probability``, ``kept``)."""
     payload: dict[str, Any] = {
         "score": _json_number(result.score),
         "compression_rate": result.compression_rate,
         "pruned_text": result.pruned_text,
     }
+    if result.title is not None:
+        payload["title"] = result.title
+        payload["title_kept"] = result.title_kept
+        payload["title_probability"] = result.title_probability
     if policy is not None:
         payload["threshold"] = policy.threshold
         payload["policy"] = dataclasses.asdict(policy)

@@ -24,7 +24,7 @@ from .options import LANGUAGES, check_language
 if TYPE_CHECKING:
     from .pruner import TextPruner
 
-__all__ = ["LanguageRouter", "Route", "group_pairs"]
+__all__ = ["LanguageRouter", "Route", "group_pairs", "group_queries"]
 
 
 class Route:
@@ -159,6 +159,33 @@ class LanguageRouter:
         contexts = list(contexts) if not isinstance(contexts, (str, bytes)) and contexts is not None else contexts
         return self.model_for(query, contexts or (), options.get("language")).prune_many(query, contexts, **options)
 
+    def prune_batch(self, queries: Sequence[str], contexts_per_query: Sequence[Sequence[Any]], **options: Any):
+        """:meth:`TextPruner.prune_batch <text_pruner_rag.TextPruner.prune_batch>`, each query read by the
+        model of its own query and contexts (:meth:`model_for`); the queries of one model run in one call.
+
+        Raises:
+            TypeError, ValueError: as ``TextPruner.prune_batch`` (``title`` given per query is split with
+                the queries).
+        """
+        from .options import context_list
+
+        queries = context_list(queries, "queries", one="a list of str")
+        groups = context_list(contexts_per_query, "contexts_per_query", one="a list of context lists")
+        if len(queries) != len(groups):
+            raise ValueError(f"`queries` has {len(queries)} entries but `contexts_per_query` has {len(groups)}: "
+                             "give one list of contexts per query")
+        title = options.pop("title", None)
+        per_query = isinstance(title, (list, tuple))
+        if per_query and len(title) != len(queries):
+            raise ValueError(f"`title` has {len(title)} entries for {len(queries)} queries: give one entry per query")
+        results: list[Any] = [None] * len(queries)
+        for model, indices in group_queries(self.model_for, queries, groups, options.get("language")):
+            part = model.prune_batch([queries[i] for i in indices], [groups[i] for i in indices],
+                                     title=[title[i] for i in indices] if per_query else title, **options)
+            for i, query_results in zip(indices, part):
+                results[i] = query_results
+        return results
+
     def rerank(self, query: str, contexts: Sequence[Any], top_n: Optional[int] = None, **options: Any):
         """:meth:`TextPruner.rerank <text_pruner_rag.TextPruner.rerank>` by the model of the call."""
         contexts = list(contexts) if not isinstance(contexts, (str, bytes)) and contexts is not None else contexts
@@ -199,5 +226,16 @@ def group_pairs(pick: Callable[..., "TextPruner"], queries: Sequence[str], conte
     groups: dict[int, tuple["TextPruner", list[int]]] = {}
     for i, (query, context) in enumerate(zip(queries, contexts)):
         model = pick(query, [context], language)
+        groups.setdefault(id(model), (model, []))[1].append(i)
+    return list(groups.values())
+
+
+def group_queries(pick: Callable[..., "TextPruner"], queries: Sequence[Any], contexts_per_query: Sequence[Any],
+                  language: Optional[str]) -> list[tuple["TextPruner", list[int]]]:
+    """Queries grouped by the model ``pick(query, contexts, language)`` gives each (the model of a
+    ``prune_many`` call with that query): ``[(model, indices)]``, in order of first appearance."""
+    groups: dict[int, tuple["TextPruner", list[int]]] = {}
+    for i, (query, contexts) in enumerate(zip(queries, contexts_per_query)):
+        model = pick(query, contexts, language)
         groups.setdefault(id(model), (model, []))[1].append(i)
     return list(groups.values())

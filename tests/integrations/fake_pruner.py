@@ -75,6 +75,12 @@ class FakePruner:
             results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
         return results
 
+    def prune_batch(self, queries, contexts_per_query, *, policy=None, batch_size=None, show_progress_bar=None,
+                    **options) -> list[list[PruningResult]]:
+        """One :meth:`prune_many` per query (the protocol's contract, without shared batches)."""
+        return [self.prune_many(q, c, policy=policy, batch_size=batch_size, **options)
+                for q, c in zip(queries, contexts_per_query)]
+
     def predict(self, inputs, batch_size=None, show_progress_bar=None, convert_to_numpy=True, convert_to_tensor=False):
         """Reranking scores of (query, context) pairs: the ``score`` prune_many gives (-inf for no text)."""
         policy = PruningPolicy(threshold=self.default_threshold)
