@@ -194,7 +194,8 @@ def test_from_options_policy_or_keywords():
     with pytest.raises(ValueError, match="threshold"):
         PruningPolicy.from_options(base, threshold=2.0)
     assert set(PruningPolicy.option_names()) == {
-        "threshold", "min_sentences", "keep_first", "keep_ratio", "context_token_budget", "token_budget"}
+        "threshold", "min_sentences", "keep_first", "keep_ratio", "context_token_budget", "token_budget",
+        "always_select_title"}
 
 
 @pytest.mark.parametrize(

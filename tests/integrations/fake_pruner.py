@@ -8,7 +8,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from text_pruner_rag.budget import fit_token_budget
+from dataclasses import replace
+
 from text_pruner_rag.chunking import Sentence
+from text_pruner_rag.options import check_titles
 from text_pruner_rag.policy import PruningPolicy
 from text_pruner_rag.results import NO_TEXT_SCORE, PruningResult, build_result
 
@@ -55,9 +58,11 @@ class FakePruner:
         policy: Optional[PruningPolicy] = None,
         batch_size: Optional[int] = None,
         show_progress_bar: Optional[bool] = None,
+        title=None,
         **options,
     ) -> list[PruningResult]:
         policy = PruningPolicy.from_options(policy, **options).resolve(self.default_threshold)
+        titles = check_titles(title, len(contexts))
         self.calls.append(
             dict(
                 query=query,
@@ -67,13 +72,22 @@ class FakePruner:
                 min_sentences=policy.min_sentences,
                 keep_first=policy.keep_first,
                 batch_size=batch_size,
+                title=title,
                 thread=threading.get_ident(),
             )
         )
         results = [self._prune(_words(query), context, policy) for context in contexts]
         if policy.token_budget is not None:
             results = fit_token_budget(results, policy.token_budget, self.count_tokens, keep_first=policy.keep_first)
-        return results
+        # an explicit title: reported apart, its probability the fraction of query words it holds
+        return [r if t is None else replace(r, title=t, title_probability=self._probability(_words(query), t),
+                                            title_kept=policy.keep_title(self._probability(_words(query), t),
+                                                                         [s.kept for s in r.sentences]))
+                for r, t in zip(results, titles)]
+
+    @staticmethod
+    def _probability(query_words: set[str], text: str) -> float:
+        return len(query_words & _words(text)) / len(query_words)
 
     def prune_batch(self, queries, contexts_per_query, *, policy=None, batch_size=None, show_progress_bar=None,
                     **options) -> list[list[PruningResult]]:

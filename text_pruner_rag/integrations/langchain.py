@@ -87,9 +87,11 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
             :class:`~text_pruner_rag.protocols.Pruner`) instead of ``model``; it can be shared by many
             compressors and LlamaIndex postprocessors.
         policy (PruningPolicy, optional): every pruning option at once.
-        threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget: the
+        threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget, always_select_title: the
             :class:`~text_pruner_rag.policy.PruningPolicy` options, replacing the policy's fields
             when not None.
+        title_key (str | None): the metadata key of each document's title (default ``"title"``); see
+            :mod:`text_pruner_rag.integrations.settings`. None: titles are not read.
         prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device, on_error: see the
             field descriptions.
 
@@ -134,7 +136,8 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
             return []
         check_query(query, type(self).__name__)
         texts = [doc.page_content for doc in documents]
-        return self._to_documents(documents, self._run(query, texts))
+        titles = self._titles([doc.metadata for doc in documents])
+        return self._to_documents(documents, self._run(query, texts, titles))
 
     def _run_metadata(self) -> dict[str, Any]:
         policy = self.pruning_policy
@@ -160,7 +163,8 @@ class TextPrunerCompressor(PrunerSettings, BaseDocumentCompressor):
             if documents:
                 check_query(query, type(self).__name__)
                 texts = [doc.page_content for doc in documents]
-                output = self._to_documents(documents, await asyncio.to_thread(self._run, query, texts))
+                titles = self._titles([doc.metadata for doc in documents])
+                output = self._to_documents(documents, await asyncio.to_thread(self._run, query, texts, titles))
             else:
                 output = []
         except BaseException as exc:

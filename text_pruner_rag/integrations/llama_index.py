@@ -68,9 +68,11 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             :class:`~text_pruner_rag.protocols.Pruner`) instead of ``model``; it can be shared by many
             postprocessors and LangChain compressors.
         policy (PruningPolicy, optional): every pruning option at once.
-        threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget: the
+        threshold, min_sentences, keep_first, keep_ratio, context_token_budget, token_budget, always_select_title: the
             :class:`~text_pruner_rag.policy.PruningPolicy` options, replacing the policy's fields
             when not None.
+        title_key (str | None): the metadata key of each document's title (default ``"title"``); see
+            :mod:`text_pruner_rag.integrations.settings`. None: titles are not read.
         prune, on_empty, score_threshold, top_n, reorder, keep_original, batch_size, device, on_error: see the
             field descriptions.
 
@@ -93,7 +95,7 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         with self._rerank_events(query_bundle, nodes) as output:
-            output.extend(self._to_nodes(nodes, texts, self._run(query, texts)))
+            output.extend(self._to_nodes(nodes, texts, self._run(query, texts, self._titles([n.node.metadata for n in nodes]))))
         return output
 
     @dispatcher.span
@@ -113,7 +115,8 @@ class TextPrunerPostprocessor(PrunerSettings, BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         with self._rerank_events(query_bundle, nodes) as output:
-            output.extend(self._to_nodes(nodes, texts, await asyncio.to_thread(self._run, query, texts)))
+            titles = self._titles([n.node.metadata for n in nodes])
+            output.extend(self._to_nodes(nodes, texts, await asyncio.to_thread(self._run, query, texts, titles)))
         return output
 
     @contextmanager

@@ -6,7 +6,9 @@ Both adapters, :class:`~text_pruner_rag.integrations.langchain.TextPrunerCompres
 :class:`~text_pruner_rag.policy.PruningPolicy`) and apply them in the same order:
 
 1. every document of the query is reranked and pruned in one batched
-   :meth:`TextPruner.prune_many <text_pruner_rag.TextPruner.prune_many>` call, with the adapter's policy;
+   :meth:`TextPruner.prune_many <text_pruner_rag.TextPruner.prune_many>` call, with the adapter's policy
+   (and each document's title, read from its metadata key ``title_key``, default ``"title"``: scored
+   with the document, never added to the returned text; see ``docs/titles.md``);
 2. a document whose sentences were all pruned is handled as ``on_empty`` says
    (``"drop"`` it, keep its ``"best_sentence"``, or ``"keep"`` it whole); with ``prune=False`` (rerank
    only, a drop-in for a cross-encoder reranker) every document is kept whole instead;
@@ -48,7 +50,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence
 
 from ..budget import fit_token_budget
-from ..options import check_bool, check_count, check_fraction
+from ..options import FIRST_SENTENCE, check_bool, check_count, check_fraction
 from ..results import compression_rate, remask
 from ..policy import PruningPolicy
 
@@ -97,6 +99,7 @@ _STRICT = {
     "top_n": lambda v, n: check_count(v, n, minimum=1),
     "batch_size": lambda v, n: check_count(v, n, minimum=1),
     "keep_first": check_bool,
+    "always_select_title": check_bool,
     "score_threshold": _real,
 }
 """Option name -> its check (text_pruner_rag.options): applied to every adapter option before pydantic."""
@@ -160,6 +163,17 @@ class PrunerSettings(BaseModel):
         default=None,
         description="Keep the first sentence (often a title) of a document whenever another one is kept. None: "
         "the policy's (False).",
+    )
+    always_select_title: Optional[bool] = Field(
+        default=None,
+        description="Keep a document's title (from its `title_key` metadata) whenever one of its sentences is "
+        "kept; False: only when the title's own keep probability passes the threshold. None: the policy's (on).",
+    )
+    title_key: Optional[str] = Field(
+        default="title",
+        description="Metadata key holding each document's title: a str value is read with the document, in "
+        "front of it, as Provence does (never added to the returned text); a missing key or a value that is "
+        "not a str means no title. None: titles are not read.",
     )
     keep_ratio: Optional[float] = Field(
         default=None,
@@ -291,16 +305,27 @@ class PrunerSettings(BaseModel):
                     self._pruner = TextPruner.from_pretrained(self.model, device=self.device)
         return self._pruner
 
-    def _run(self, query: str, texts: Sequence[str]) -> Optional[list[_Kept]]:
+    def _titles(self, metadata: Sequence[Any]) -> Optional[list[Optional[str]]]:
+        """Each document's title from its metadata dict (``title_key``; only str values); None when no
+        document has one (the pruner is then called without ``title``)."""
+        if self.title_key is None:
+            return None
+        titles = [m.get(self.title_key) if hasattr(m, "get") else None for m in metadata]
+        titles = [t if isinstance(t, str) and t.strip() else None for t in titles]
+        return titles if any(t is not None for t in titles) else None
+
+    def _run(self, query: str, texts: Sequence[str], titles: Optional[Sequence[Optional[str]]] = None
+             ) -> Optional[list[_Kept]]:
         """The whole body of an adapter call (sync, or in a worker thread for async): prune, then select;
         None (after one warning) when the model failed and ``on_error="passthrough"``."""
-        results = self._prune_or_passthrough(query, texts)
-        return None if results is None else self._select(texts, results, query)
+        results = self._prune_or_passthrough(query, texts, titles)
+        return None if results is None else self._select(texts, results, query, titles)
 
-    def _prune_or_passthrough(self, query: str, texts: Sequence[str]) -> Optional[list["PruningResult"]]:
+    def _prune_or_passthrough(self, query: str, texts: Sequence[str], titles: Optional[Sequence[Optional[str]]] = None
+                              ) -> Optional[list["PruningResult"]]:
         """:meth:`_prune`, or None (after one warning) when it fails and ``on_error="passthrough"``."""
         try:
-            return self._prune(query, texts)
+            return self._prune(query, texts, titles)
         except Exception as exc:
             if self.on_error == "raise":
                 raise
@@ -310,24 +335,29 @@ class PrunerSettings(BaseModel):
             )
             return None
 
-    def _prune(self, query: str, texts: Sequence[str]) -> list["PruningResult"]:
+    def _prune(self, query: str, texts: Sequence[str], titles: Optional[Sequence[Optional[str]]] = None
+               ) -> list["PruningResult"]:
         """Rerank and prune all ``texts`` for ``query`` in one batched call, one result per text.
 
         ``token_budget`` is deliberately not passed: it is spent after ``score_threshold`` and
-        ``top_n`` (in :meth:`_select`), on the documents actually returned.
+        ``top_n`` (in :meth:`_select`), on the documents actually returned. ``titles`` is passed as
+        ``title=`` only when a document has one (a pruner without titles keeps working otherwise).
         """
+        extra = {} if titles is None else {"title": list(titles)}
         results = self.pruner.prune_many(
             query,
             list(texts),
             policy=replace(self.pruning_policy, token_budget=None),
             batch_size=self.batch_size,
             show_progress_bar=False,  # a progress bar per retrieval is noise in a RAG pipeline
+            **extra,
         )
         if len(results) != len(texts):
             raise RuntimeError(f"prune_many returned {len(results)} results for {len(texts)} contexts.")
         return results
 
-    def _select(self, texts: Sequence[str], results: Sequence["PruningResult"], query: str) -> list[_Kept]:
+    def _select(self, texts: Sequence[str], results: Sequence["PruningResult"], query: str,
+                titles: Optional[Sequence[Optional[str]]] = None) -> list[_Kept]:
         """Apply on_empty, score_threshold, top_n, token_budget and reorder, in that order (module docstring)."""
         kept = []
         for index, (original, result) in enumerate(zip(texts, results)):
@@ -342,17 +372,18 @@ class PrunerSettings(BaseModel):
         if self.top_n is not None:
             best_first = best_first[: self.top_n]
         if self.pruning_policy.token_budget is not None:
-            best_first = self._fit_budget(texts, results, best_first, query)
+            best_first = self._fit_budget(texts, results, best_first, query, titles)
         return best_first if self.reorder else sorted(best_first, key=lambda k: k.index)
 
     def _fit_budget(self, texts: Sequence[str], results: Sequence["PruningResult"], chosen: list[_Kept],
-                    query: str) -> list[_Kept]:
+                    query: str, titles: Optional[Sequence[Optional[str]]] = None) -> list[_Kept]:
         """Cut the chosen documents' sentences to fit ``token_budget`` (counted with the model that
         pruned them, :mod:`text_pruner_rag.budget`); drop documents left empty."""
         policy = self.pruning_policy
         candidates = [self._as_chosen(results[k.index], k.text) for k in chosen]
         counter = self.pruner.model_for(query, list(texts)).count_tokens
-        fitted = fit_token_budget(candidates, policy.token_budget, counter, keep_first=policy.keep_first)
+        firsts = [policy.keeps_first(titles is not None and titles[k.index] == FIRST_SENTENCE) for k in chosen]
+        fitted = fit_token_budget(candidates, policy.token_budget, counter, keep_first=firsts)
         output = []
         for k, before, after in zip(chosen, candidates, fitted):
             if not after.pruned_text.strip():
