@@ -104,7 +104,7 @@ def test_every_policy_option_reaches_the_pruner(tiny_model_dir, tiny_pruner, con
     policy = PruningPolicy(threshold=0.3, min_sentences=2, keep_first=True, keep_ratio=0.5,
                            context_token_budget=40, token_budget=30)
     assert payload["policy"] == {"threshold": 0.3, "min_sentences": 2, "keep_first": True, "keep_ratio": 0.5,
-                                 "context_token_budget": 40, "token_budget": 30}
+                                 "context_token_budget": 40, "token_budget": 30, "always_select_title": None}
     expected = tiny_pruner.prune(QUERY, CONTEXTS[0], policy=policy)
     assert payload["pruned_text"] == expected.pruned_text
     assert [s["kept"] for s in payload["sentences"]] == [s.kept for s in expected.sentences]

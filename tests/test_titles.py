@@ -162,3 +162,36 @@ def test_prune_refuses_a_bad_title(tiny_pruner):
         tiny_pruner.prune(QUERY, CONTEXT, title="x\udc80")
     with pytest.raises(TypeError, match="always_select_title"):
         tiny_pruner.prune(QUERY, CONTEXT, title="x", always_select_title="yes")
+
+
+# -- command line -----------------------------------------------------------------------------------
+def _cli(argv, capsys):
+    from text_pruner_rag import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_title_flags(tiny_model_dir, tiny_pruner, tmp_path, capsys):
+    import json
+
+    path = tmp_path / "context.txt"
+    path.write_text(CONTEXT, encoding="utf-8")
+    base = ["prune", "-q", QUERY, path, "-m", tiny_model_dir, "--device", "cpu", "--threshold", "0.0"]
+    code, out, err = _cli(base + ["--title", "Eiffel Tower", "--json"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    expected = tiny_pruner.prune(QUERY, CONTEXT, threshold=0.0, title="Eiffel Tower")
+    assert payload["title"] == "Eiffel Tower" and payload["title_kept"] is True
+    assert payload["title_probability"] == pytest.approx(expected.title_probability)
+    assert payload["score"] == pytest.approx(expected.score) and payload["pruned_text"] == CONTEXT
+    assert payload["policy"]["always_select_title"] is None
+    code, out, err = _cli(base + ["--title", "Eiffel Tower"], capsys)
+    assert code == 0 and "Eiffel Tower\n" not in out and out.rstrip("\n") == CONTEXT.rstrip("\n")
+    code, out, err = _cli(base + ["--title-first-sentence", "--no-always-select-title", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 0 and payload["title"] == payload["sentences"][0]["text"]
+    assert payload["policy"]["always_select_title"] is False
+    code, out, err = _cli(base + ["--title", "x", "--title-first-sentence"], capsys)
+    assert code == 2 and "not allowed with" in err  # the two title flags exclude each other

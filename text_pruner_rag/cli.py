@@ -25,8 +25,11 @@ Exit codes:
   usage error).
 
 The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep-first``,
-``--keep-ratio``, ``--context-token-budget``, ``--token-budget``) are those of
-:class:`~text_pruner_rag.policy.PruningPolicy`, which checks them.
+``--keep-ratio``, ``--context-token-budget``, ``--token-budget``, ``--[no-]always-select-title``) are
+those of :class:`~text_pruner_rag.policy.PruningPolicy`, which checks them. ``--title TEXT`` reads the
+text with that title in front (scored with it, never printed as part of the pruned text; ``--json``
+reports ``title``, ``title_kept`` and ``title_probability``); ``--title-first-sentence`` makes the
+text's first sentence its title (see ``docs/titles.md``).
 """
 
 from __future__ import annotations
@@ -132,9 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--token-budget", type=_integer, default=None, metavar="TOKENS",
                         help="at most this many tokens of the model's tokenizer in the printed text, no special "
                              "tokens (default: no budget)")
+    policy.add_argument("--always-select-title", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep the title whenever a sentence is kept (default: on when a title is given); "
+                             "--no-always-select-title: only when its own keep probability passes the threshold")
+    titles = prune.add_argument_group("title").add_mutually_exclusive_group()
+    titles.add_argument("--title", default=None, metavar="TEXT",
+                        help="the text's title: read with it (in front of its first window) and reported in "
+                             "--json, never printed as part of the pruned text")
+    titles.add_argument("--title-first-sentence", action="store_true",
+                        help="the text's first sentence is its title (kept whenever another sentence is kept)")
     prune.add_argument("--json", action="store_true",
-                       help="print a JSON object: score, compression_rate, pruned_text, threshold, policy, "
-                            "sentences")
+                       help="print a JSON object: score, compression_rate, pruned_text, title fields (with a "
+                            "title), threshold, policy, sentences")
 
     rerank = commands.add_parser("rerank", help="order texts by relevance to a query",
                                  description="Print one line per FILE, 'score<TAB>FILE', most relevant first.")
@@ -289,10 +301,13 @@ def _policy(args: argparse.Namespace):
 def _prune(args: argparse.Namespace) -> int:
     _check_query(args.query)
     policy = _policy(args)
+    title = "first_sentence" if args.title_first_sentence else args.title
+    if args.title is not None and _first_surrogate(args.title) is not None:
+        raise UsageError(f"--title is not valid UTF-8 text (undecodable byte at character {_first_surrogate(args.title)})")
     context = _read_text(args.file, [])
     pruner = _load_pruner(args)
     policy = policy.resolve(pruner.default_threshold)
-    result = pruner.prune(args.query, context, policy=policy)
+    result = pruner.prune(args.query, context, policy=policy, title=title)
     if args.json:
         from .results import pruning_json
 
