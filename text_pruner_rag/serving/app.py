@@ -8,8 +8,10 @@ requests are merged (:mod:`~text_pruner_rag.serving.batching`):
   their queries, so different queries share forward passes (a request the embedded default model
   routes to its bilingual model, i.e. with Japanese in its query or texts, runs alone through
   ``pruner.rank``, so that all its scores come from one model, as in the Python API);
-- pruning requests (``/prune``) with the same query, options and language become one ``prune_many``
-  call (a request with ``token_budget`` runs alone: its budget spans its own contexts only).
+- pruning requests (``/prune``) with the same options and language become one ``prune_batch`` call,
+  whatever their queries: each request is one query of it, so its ``token_budget`` spans its own
+  contexts only and its results equal its own ``prune_many`` (with the embedded default model, each
+  request is read by the model its own query and contexts pick).
 
 Status codes: 200; 404/405 for unknown routes and methods; 413 for a body, a text count or a character
 count over :class:`ServerLimits`; 422 for a body that is not valid JSON of the route's shape, or a value
@@ -182,17 +184,34 @@ class _Runner:
             job.result = scores
 
     def _prune_group(self, jobs: list[Job]) -> None:
-        """Jobs with one query, policy and language: one ``prune_many`` call over all their contexts.
+        """Jobs with one policy and language, whatever their queries: one ``prune_batch`` call, each job
+        one query of it, so each keeps its own ``token_budget`` and results equal its own ``prune_many``.
 
-        This is the one place to switch to a multi-query ``prune_batch`` (one call for every job of
-        the batch, whatever its query) once the pruner has it.
+        A pruner without ``prune_batch`` gets one ``prune_many`` per query (per job with a token budget).
         """
-        query, _, policy, language = jobs[0].payload
-        contexts = [c for job in jobs for c in job.payload[1]]
-        results = self.pruner.prune_many(query, contexts, policy=policy, language=language,
-                                         batch_size=self.batch_size) if contexts else []
-        for job, part in zip(jobs, split_back(results, [len(job.payload[1]) for job in jobs])):
+        _, _, policy, language = jobs[0].payload
+        prune_batch = getattr(self.pruner, "prune_batch", None)
+        if prune_batch is None:
+            self._prune_by_query(jobs)
+            return
+        results = prune_batch([job.payload[0] for job in jobs], [list(job.payload[1]) for job in jobs],
+                              policy=policy, language=language, batch_size=self.batch_size)
+        for job, part in zip(jobs, results):
             job.result = part
+
+    def _prune_by_query(self, jobs: list[Job]) -> None:
+        """One ``prune_many`` per query over the contexts of its jobs (per job when a budget spans the call)."""
+        by_query: dict[Any, list[Job]] = {}
+        for job in jobs:
+            key = job.payload[0] if job.payload[2].token_budget is None else object()
+            by_query.setdefault(key, []).append(job)
+        for members in by_query.values():
+            query, _, policy, language = members[0].payload
+            contexts = [c for job in members for c in job.payload[1]]
+            results = self.pruner.prune_many(query, contexts, policy=policy, language=language,
+                                             batch_size=self.batch_size) if contexts else []
+            for job, part in zip(members, split_back(results, [len(job.payload[1]) for job in members])):
+                job.result = part
 
 
 def _raw(score: Optional[float], activation: str) -> Optional[float]:
@@ -250,10 +269,10 @@ class Service:
                                   runner.score_group(query, texts)))
 
     async def pruned(self, query: str, contexts: list, policy: PruningPolicy, language: Optional[str]) -> list:
-        """PruningResults, input order (merged with requests of the same query, policy and language)."""
-        group = (query, policy, language) if policy.token_budget is None else object()
+        """PruningResults, input order (merged with requests of the same policy and language, whatever
+        their query: one ``prune_batch`` call in which each request keeps its own token budget)."""
         return await self.run(Job("prune", (query, contexts, policy, language),
-                                  self.runner.windows(query, contexts), group))
+                                  self.runner.windows(query, contexts), (policy, language)))
 
     async def rerank(self, body: RerankRequest) -> list[dict]:
         """Text-embeddings-inference ``/rerank``: ``[{"index", "score", "text"?}]``, best first."""

@@ -4,8 +4,8 @@ Ray Serve routes each request to one of ``num_replicas`` replicas (each loads it
 model, on any node of the Ray cluster) and batches the requests a replica receives with
 ``@serve.batch``: at most ``max_batch`` token windows (counted by ``batch_size_fn``, the same estimate
 as the single-process server) or ``max_wait_ms`` of waiting. A batch runs through the same code as
-:func:`~text_pruner_rag.serving.create_app` (merged ``predict`` for reranking, one ``prune_many`` per
-query and options), and the routes, request models, limits and errors are the same
+:func:`~text_pruner_rag.serving.create_app` (merged ``predict`` for reranking, one ``prune_batch`` per
+set of options), and the routes, request models, limits and errors are the same
 (:class:`~text_pruner_rag.serving.app.Service`). When ``max_queue`` requests wait for a replica, Ray
 Serve answers 503 itself.
 
