@@ -19,6 +19,11 @@ torch/ONNX Runtime thread count, backend and machine load (``os.getloadavg``) pr
    (``resource.getrusage``) while pruning a ``--memory-mb`` context (measured first, right after a
    warm-up, so the RSS peak is not hidden by an earlier one).
 
+5. **many queries** (``--only many``): ``prune_batch`` over ``--queries`` queries x
+   ``--contexts-per-query`` contexts (default 32 x 10; XQuAD-en paragraphs from ``--data-dir``, or
+   synthetic text when that folder has no XQuAD-en) against a loop of one ``prune_many`` per query on
+   the same input: the throughput ratio ``loop time / prune_batch time``.
+
 No assertion on time: the numbers are for reading (``--json`` prints everything).
 
 Usage::
@@ -26,6 +31,7 @@ Usage::
     python benchmarks/speed.py                                   # embedded model, torch fp32, XQuAD-en passages
     python benchmarks/speed.py --backend onnx --quantize int8    # the ONNX Runtime int8 path
     python benchmarks/speed.py --source synthetic --n 256 --group-size 16 --threads 2 --repeats 5
+    python benchmarks/speed.py --only many --data-dir ../shared/data/raw   # prune_batch vs prune_many loop
 """
 
 from __future__ import annotations
@@ -332,6 +338,38 @@ def benchmark(pruner, groups: list, batch_size: Optional[int] = None, repeats: i
 
 
 # -- scaling and memory -------------------------------------------------------------------------------
+# -- many queries: prune_batch vs a loop of prune_many -----------------------------------------------
+def many_groups(data_dir: Optional[str], n_queries: int, per_query: int, sentences: int, seed: int = 0) -> tuple[str, list]:
+    """``(source, groups)``: ``n_queries`` XQuAD-en questions with ``per_query`` paragraphs each
+    (:func:`xquad_groups`) when ``data_dir`` holds XQuAD-en, else synthetic groups of that shape."""
+    if data_dir and (Path(data_dir) / "xquad_en" / "xquad.en.json").is_file():
+        groups = [g for g in xquad_groups(data_dir, n_queries * per_query * 4, per_query) if len(g[1]) == per_query]
+        if len(groups) >= n_queries:
+            return "xquad", groups[:n_queries]
+    return "synthetic", synthetic_groups(n_queries * per_query, per_query, sentences, seed)
+
+
+def batch_vs_loop(pruner, groups: list, batch_size: int, repeats: int) -> dict:
+    """Seconds of one ``prune_batch`` over every group vs one ``prune_many`` per group (alternating
+    passes); ``speedup`` = loop / batch (> 1: the batched call is faster). Also checks that both
+    keep the same sentences."""
+    queries, contexts = [q for q, _ in groups], [c for _, c in groups]
+
+    def batch():
+        return pruner.prune_batch(queries, contexts, batch_size=batch_size, show_progress_bar=False)
+
+    def loop():
+        return [pruner.prune_many(q, c, batch_size=batch_size, show_progress_bar=False) for q, c in groups]
+
+    same = [[s.kept for r in rs for s in r.sentences] for rs in batch()] == \
+        [[s.kept for r in rs for s in r.sentences] for rs in loop()]
+    times = _alternating({"batch": batch, "loop": loop}, repeats)
+    b, l = statistics.median(times["batch"]), statistics.median(times["loop"])
+    n = sum(len(c) for c in contexts)
+    return {"n_queries": len(groups), "n_contexts": n, "batch": _summary(times["batch"]), "loop": _summary(times["loop"]),
+            "batch_ctx_per_s": n / b, "loop_ctx_per_s": n / l, "speedup": l / b, "same_kept_sentences": same}
+
+
 def length_scaling(pruner, base_chars: int, factor: int, batch_size: int, repeats: int) -> dict:
     """Figure 3: ``prune`` time on a ``factor`` times longer context / time on the base context."""
     query = "Which railway bridge was built near the harbor?"
@@ -396,7 +434,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--base-chars", type=int, default=4000, help="base context length for figure 3 (characters)")
     parser.add_argument("--memory-mb", type=float, default=1.0, help="context size for figure 4 (MB); 0 skips it")
     parser.add_argument("--only", default="bare,rerank,length,memory",
-                        help="comma-separated figures to run: bare, rerank, length, memory")
+                        help="comma-separated figures to run: bare, rerank, length, memory, many")
+    parser.add_argument("--queries", type=int, default=32, help="queries of figure 5 (many)")
+    parser.add_argument("--contexts-per-query", type=int, default=10, help="contexts per query of figure 5 (many)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
     return parser.parse_args(argv)
 
@@ -465,6 +505,14 @@ def main(argv: Optional[list[str]] = None) -> dict:
         print(f"[length]  {s['base_chars']} chars: {s['base']['median_s']:.2f} s, {s['long_chars']} chars: "
               f"{s['long']['median_s']:.2f} s: time ratio {s['time_ratio']:.2f} (target <= 11)  "
               f"[{settings}, load {s['load_after']}]")
+    if "many" in only:
+        source, many = many_groups(args.data_dir, args.queries, args.contexts_per_query, args.sentences, args.seed)
+        pruner.prune_batch([q for q, _ in many[:2]], [c for _, c in many[:2]], batch_size=batch_size)  # warm-up
+        out["prune_batch_vs_loop"] = b = batch_vs_loop(pruner, many, batch_size, args.repeats)
+        b["source"], b["load_after"] = source, _load()
+        print(f"[many]    prune_batch {b['batch_ctx_per_s']:.1f} ctx/s vs a loop of prune_many {b['loop_ctx_per_s']:.1f} "
+              f"ctx/s on {b['n_queries']} queries x {args.contexts_per_query} {source} contexts: throughput ratio "
+              f"{b['speedup']:.2f} (same kept sentences: {b['same_kept_sentences']})  [{settings}, load {b['load_after']}]")
     if args.json:
         print(json.dumps(out, indent=2))
     return out
