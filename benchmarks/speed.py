@@ -340,12 +340,16 @@ def benchmark(pruner, groups: list, batch_size: Optional[int] = None, repeats: i
 # -- scaling and memory -------------------------------------------------------------------------------
 # -- many queries: prune_batch vs a loop of prune_many -----------------------------------------------
 def many_groups(data_dir: Optional[str], n_queries: int, per_query: int, sentences: int, seed: int = 0) -> tuple[str, list]:
-    """``(source, groups)``: ``n_queries`` XQuAD-en questions with ``per_query`` paragraphs each
-    (:func:`xquad_groups`) when ``data_dir`` holds XQuAD-en, else synthetic groups of that shape."""
-    if data_dir and (Path(data_dir) / "xquad_en" / "xquad.en.json").is_file():
-        groups = [g for g in xquad_groups(data_dir, n_queries * per_query * 4, per_query) if len(g[1]) == per_query]
-        if len(groups) >= n_queries:
-            return "xquad", groups[:n_queries]
+    """``(source, groups)``: ``n_queries`` XQuAD-en questions (the first of each paragraph), each with its
+    own paragraph first and the next ``per_query - 1`` paragraphs of the corpus, when ``data_dir`` holds
+    XQuAD-en (``<data_dir>/xquad_en/xquad.en.json``); else synthetic groups of that shape."""
+    path = Path(data_dir) / "xquad_en" / "xquad.en.json" if data_dir else None
+    if path is not None and path.is_file():
+        paragraphs = [p for a in json.loads(path.read_text(encoding="utf-8"))["data"] for p in a["paragraphs"]]
+        if len(paragraphs) >= max(n_queries, per_query):
+            return "xquad-en", [(paragraphs[i]["qas"][0]["question"],
+                                 [paragraphs[(i + k) % len(paragraphs)]["context"] for k in range(per_query)])
+                                for i in range(n_queries)]
     return "synthetic", synthetic_groups(n_queries * per_query, per_query, sentences, seed)
 
 
