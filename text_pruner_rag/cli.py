@@ -32,6 +32,7 @@ The pruning options of ``prune`` (``--threshold``, ``--min-sentences``, ``--keep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import json
 import shlex
