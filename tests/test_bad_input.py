@@ -1,6 +1,6 @@
-"""Bad and unusual input to TextPruner: each case of issue 11 gives a clear error or a documented result.
+"""Bad and unusual input to TextPruner: each case gives a clear error or a documented result.
 
-The README section "Behaviour on bad input" lists the same cases.
+docs/bad-input.md lists the same cases.
 """
 
 from __future__ import annotations

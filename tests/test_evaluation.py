@@ -53,9 +53,13 @@ class FakePruner:
 
     default_threshold = 0.1
     name_or_path = None
+    sentence_rounding = "token_mean"
 
     def __init__(self):
         self.calls = []
+
+    def model_for(self, query=None, contexts=(), language=None):
+        return self
 
     @staticmethod
     def _probability(query: str, sentence: str) -> float:

@@ -149,9 +149,9 @@ print("PROBE " + json.dumps(out))
 
 
 def _readme_quickstart() -> str:
-    """The first python block of the README's "## Python" section: load, prune, prune_many, rerank."""
-    section = re.search(r"^## Python\n(.*?)(?=^## |\Z)", (ROOT / "README.md").read_text(encoding="utf-8"), re.S | re.M)
-    assert section, "README.md has no '## Python' section"
+    """The first python block of the README's "## Quickstart" section: load, prune, rerank."""
+    section = re.search(r"^## Quickstart\n(.*?)(?=^## |\Z)", (ROOT / "README.md").read_text(encoding="utf-8"), re.S | re.M)
+    assert section, "README.md has no '## Quickstart' section"
     block = re.search(r"```python\n(.*?)```", section.group(1), re.S)
     assert block and "TextPruner.from_pretrained()" in block.group(1)
     return block.group(1)

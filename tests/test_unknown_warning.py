@@ -43,3 +43,9 @@ def test_no_warning_on_readable_text(english_pruner):
     # one unknown character in a long context stays under the 5% bar
     result, caught = _prune_recording(pruner, "How tall is Tokyo Tower?", ENGLISH + " 塔")
     assert caught == []
+
+
+def test_warning_points_at_the_callers_line(english_pruner):
+    pruner = TextPruner(english_pruner.model, english_pruner.tokenizer)
+    _, caught = _prune_recording(pruner, "東京タワーの高さは？", JAPANESE)
+    assert len(caught) == 1 and caught[0].filename == __file__  # not a line inside text_pruner_rag

@@ -35,6 +35,7 @@ text's first sentence its title (see ``docs/titles.md``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import json
 import shlex

@@ -16,12 +16,12 @@ Requires a "fast" (Rust ``tokenizers``) tokenizer for offsets and ``sequence_ids
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 
+from ._warnings import warn_caller
 from .chunking import Sentence, cut_points
 
 logger = logging.getLogger(__name__)
@@ -160,12 +160,11 @@ class WindowEncoder:
             truncated = True
             if not self._warned_query:
                 self._warned_query = True
-                warnings.warn(
+                warn_caller(
                     f"the query has {len(query_positions)} tokens, more than this model's query limit of "
                     f"{self.max_query_tokens} tokens ({self.max_query_tokens / self.max_length:.0%} of its {self.max_length}-token window): only its "
                     f"first {self.max_query_tokens} tokens are read, so that every window keeps room for the "
                     "context. Shorten the query to be read whole. (Shown once per pruner.)",
-                    UserWarning, stacklevel=4,
                 )
         return QueryTemplate(prefix, suffix, prefix_types, suffix_types, context_type, truncated)
 
@@ -207,13 +206,12 @@ class WindowEncoder:
         unknown = sum(1 for t in token_ids if t == unk)
         if unknown >= 2 and unknown > self.unknown_warning_fraction * len(token_ids):
             self._warned_unknown = True
-            warnings.warn(
+            warn_caller(
                 f"the tokenizer turned {unknown} of a context's {len(token_ids)} tokens "
                 f"({unknown / len(token_ids):.0%}) into its unknown token {self.tokenizer.unk_token!r}: this model's "
                 "vocabulary cannot read that text (e.g. Japanese with an English model), so its keep probabilities "
                 "and scores there are meaningless. Use a model whose vocabulary covers the language. "
                 "(Shown once per pruner.)",
-                UserWarning, stacklevel=4,
             )
 
     def windows(

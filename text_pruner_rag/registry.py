@@ -23,11 +23,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import warnings
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
+
+from ._warnings import warn_caller
 
 logger = logging.getLogger(__name__)
 
@@ -280,9 +281,7 @@ def warn_unread_languages(unread: Mapping[str, str], texts: Iterable[Any], langu
                 continue
             _WARNED.add(lang)
         label = _LANGUAGE_NAMES.get(lang, repr(lang))
-        warnings.warn(
+        warn_caller(
             f"{label} input, but no installed model reads {label}: {reader} reads it instead, with poor "
-            f"results. For the model that reads it: {unread[lang]}",
-            UserWarning,
-            stacklevel=4,
+            f"results. For the model that reads it: {unread[lang]}"
         )

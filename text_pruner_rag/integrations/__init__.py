@@ -4,7 +4,9 @@ Index (names are imported on first use, so importing this package pulls in neith
 
 - :class:`~text_pruner_rag.integrations.langchain.TextPrunerCompressor`, a LangChain
   ``BaseDocumentCompressor``, and :class:`~text_pruner_rag.integrations.langchain.TextPrunerCrossEncoder`,
-  a LangChain ``BaseCrossEncoder`` (``pip install "text-pruner-rag[langchain]"``);
+  a LangChain ``BaseCrossEncoder`` (``pip install "text-pruner-rag[langchain]"``), and
+  :class:`~text_pruner_rag.integrations.langchain_retriever.TextPrunerRetriever`, a LangChain
+  ``BaseRetriever`` (a base retriever + the compressor, ``k`` results);
 - :class:`~text_pruner_rag.integrations.llama_index.TextPrunerPostprocessor`, a LlamaIndex
   ``BaseNodePostprocessor`` (``pip install "text-pruner-rag[llama-index]"``);
 - :class:`~text_pruner_rag.integrations.settings.PrunerSettings`: the options both adapters share and
@@ -18,6 +20,7 @@ from .._lazy import attach
 _EXPORTS = {
     "TextPrunerCompressor": ".langchain",
     "TextPrunerCrossEncoder": ".langchain",
+    "TextPrunerRetriever": ".langchain_retriever",
     "TextPrunerPostprocessor": ".llama_index",
     "PrunerSettings": ".settings",
     "OnEmpty": ".settings",
