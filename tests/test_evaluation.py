@@ -85,6 +85,10 @@ class FakePruner:
             results.append(PruningResult(pruned, score, rate, scored, full))
         return results
 
+    def prune_batch(self, queries, contexts_per_query, *, policy=None, batch_size=None, show_progress_bar=None):
+        return [self.prune_many(q, c, policy=policy, batch_size=batch_size, show_progress_bar=show_progress_bar)
+                for q, c in zip(queries, contexts_per_query)]
+
     def count_tokens(self, texts):
         return [len(t.split()) for t in texts]
 
