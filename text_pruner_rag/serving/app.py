@@ -189,26 +189,29 @@ class _Runner:
 
         A pruner without ``prune_batch`` gets one ``prune_many`` per query (per job with a token budget).
         """
-        _, _, policy, language = jobs[0].payload
+        _, _, policy, language, _ = jobs[0].payload
         prune_batch = getattr(self.pruner, "prune_batch", None)
         if prune_batch is None:
             self._prune_by_query(jobs)
             return
+        titles = [job.payload[4] for job in jobs]
         results = prune_batch([job.payload[0] for job in jobs], [list(job.payload[1]) for job in jobs],
-                              policy=policy, language=language, batch_size=self.batch_size)
+                              policy=policy, language=language, batch_size=self.batch_size,
+                              title=titles if any(t is not None for t in titles) else None)
         for job, part in zip(jobs, results):
             job.result = part
 
     def _prune_by_query(self, jobs: list[Job]) -> None:
-        """One ``prune_many`` per query over the contexts of its jobs (per job when a budget spans the call)."""
+        """One ``prune_many`` per query over the contexts of its jobs (per job when a budget spans the call
+        or the job has a title)."""
         by_query: dict[Any, list[Job]] = {}
         for job in jobs:
-            key = job.payload[0] if job.payload[2].token_budget is None else object()
-            by_query.setdefault(key, []).append(job)
+            alone = job.payload[2].token_budget is not None or job.payload[4] is not None
+            by_query.setdefault(object() if alone else job.payload[0], []).append(job)
         for members in by_query.values():
-            query, _, policy, language = members[0].payload
+            query, _, policy, language, title = members[0].payload
             contexts = [c for job in members for c in job.payload[1]]
-            results = self.pruner.prune_many(query, contexts, policy=policy, language=language,
+            results = self.pruner.prune_many(query, contexts, policy=policy, language=language, title=title,
                                              batch_size=self.batch_size) if contexts else []
             for job, part in zip(members, split_back(results, [len(job.payload[1]) for job in members])):
                 job.result = part
@@ -268,10 +271,11 @@ class Service:
         return await self.run(Job("score", (query, texts), runner.windows(query, texts),
                                   runner.score_group(query, texts)))
 
-    async def pruned(self, query: str, contexts: list, policy: PruningPolicy, language: Optional[str]) -> list:
+    async def pruned(self, query: str, contexts: list, policy: PruningPolicy, language: Optional[str],
+                     title: Any = None) -> list:
         """PruningResults, input order (merged with requests of the same policy and language, whatever
-        their query: one ``prune_batch`` call in which each request keeps its own token budget)."""
-        return await self.run(Job("prune", (query, contexts, policy, language),
+        their query: one ``prune_batch`` call in which each request keeps its own token budget and titles)."""
+        return await self.run(Job("prune", (query, contexts, policy, language, title),
                                   self.runner.windows(query, contexts), (policy, language)))
 
     async def rerank(self, body: RerankRequest) -> list[dict]:
@@ -304,7 +308,7 @@ class Service:
         """``{"results": [the CLI's prune --json object per context]}``, in input order."""
         _check_request(body.query, body.contexts, "contexts", self.limits)
         policy = _policy({name: getattr(body, name) for name in PRUNING_OPTIONS}, self.pruner.default_threshold)
-        results = await self.pruned(body.query, body.contexts, policy, body.language)
+        results = await self.pruned(body.query, body.contexts, policy, body.language, body.title)
         return {"results": [pruning_json(r, policy) for r in results]}
 
 

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["RerankRequest", "CohereRerankRequest", "RelevantSpans", "PruneRequest", "PRUNING_OPTIONS"]
 
-PRUNING_OPTIONS = ("threshold", "min_sentences", "keep_first", "keep_ratio", "context_token_budget", "token_budget")
+PRUNING_OPTIONS = ("threshold", "min_sentences", "keep_first", "keep_ratio", "context_token_budget", "token_budget",
+                   "always_select_title")
 """The fields of :class:`PruneRequest` that are :class:`~text_pruner_rag.policy.PruningPolicy` options."""
 
 
@@ -101,6 +102,11 @@ class PruneRequest(_Strict):
             :class:`~text_pruner_rag.policy.PruningPolicy` (``keep_ratio`` is a fraction of the sentences,
             ``context_token_budget`` model tokens per context).
         token_budget (int, optional): at most this many model tokens over all the contexts of this request.
+        title (str | list[str | None], optional): ``"first_sentence"``, one title for every context, or
+            one per context (None: no title); scored with its context and reported apart (see
+            ``docs/titles.md``).
+        always_select_title (bool, optional): keep a title whenever a sentence of its context is kept;
+            None: on when there is a title.
         language (str, optional): ``"auto"``, ``"en"`` or ``"ja"``; None: the server's pruner's.
     """
 
@@ -112,4 +118,6 @@ class PruneRequest(_Strict):
     keep_ratio: Optional[float] = None
     context_token_budget: Optional[int] = None
     token_budget: Optional[int] = None
+    title: Optional[Union[str, list[Optional[str]]]] = None
+    always_select_title: Optional[bool] = None
     language: Optional[Literal["auto", "en", "ja"]] = None
