@@ -57,7 +57,7 @@ def test_a_well_ordered_window_has_the_lower_ranking_loss(unknown):
     batch = window_batch()
     good = sentence_ranking_loss(keep(logits_for(WELL_ORDERED)), batch, unknown=unknown)
     bad = sentence_ranking_loss(keep(logits_for(BADLY_ORDERED)), batch, unknown=unknown)
-    assert float(good) < float(bad)
+    assert good.item() < bad.item()
 
 
 def test_ranking_loss_value_is_ranknet_on_sentence_means():
