@@ -1,0 +1,60 @@
+"""Sentence recall of training variants at matched compression, beside the embedding baseline.
+
+Reads the ``report.json`` of ``text-pruner-rag eval`` runs (one per variant, pruner rows only, and one
+reference run that also holds the ``embedding`` rows) and prints a markdown table: sentence recall
+interpolated at fixed fractions of characters removed (blank outside the swept range), MRR, and the
+default threshold with its compression and recall.
+
+    python benchmarks/ablation_curves.py --reference runs/ablation-en/shipped/eval/report.json \
+        --variant "continued, recipe loss=runs/ablation-en/baseline/eval/report.json" ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+POINTS = (0.15, 0.2, 0.3, 0.4, 0.5)
+
+
+def _curve(report: dict, method: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    rows = sorted((r for r in report["results"] if r["method"] == method), key=lambda r: r["compression"])
+    return np.array([r["compression"] for r in rows]), np.array([r["recall"] for r in rows]), rows
+
+
+def _at(points, compression: np.ndarray, recall: np.ndarray) -> list[str]:
+    return [f"{np.interp(p, compression, recall):.3f}" if compression.min() <= p <= compression.max() else ""
+            for p in points]
+
+
+def _row(name: str, report: dict) -> str:
+    compression, recall, rows = _curve(report, "pruner")
+    default = min(rows, key=lambda r: abs(r["threshold"] - report["default_threshold"]))
+    cells = _at(POINTS, compression, recall) + [f"{rows[0]['mrr']:.3f}", f"{report['default_threshold']:.3f}",
+                                                f"{default['compression']:.3f}", f"{default['recall']:.3f}"]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True, help="report.json with pruner and embedding rows")
+    parser.add_argument("--reference-name", default="shipped model")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=REPORT")
+    args = parser.parse_args()
+    reference = json.load(open(args.reference, encoding="utf-8"))
+    print("| variant | " + " | ".join(f"recall @{p:.0%} removed" for p in POINTS)
+          + " | MRR | default threshold | removed at default | recall at default |")
+    print("|---" * (len(POINTS) + 5) + "|")
+    print(_row(args.reference_name, reference))
+    for spec in args.variant:
+        name, path = spec.split("=", 1)
+        print(_row(name, json.load(open(path, encoding="utf-8"))))
+    compression, recall, rows = _curve(reference, "embedding")
+    print("| embedding cosine, same backbone | " + " | ".join(_at(POINTS, compression, recall))
+          + f" | {rows[0]['mrr']:.3f} | | | |")
+
+
+if __name__ == "__main__":
+    main()
