@@ -126,8 +126,6 @@ class _Runner:
 
     def __init__(self, pruner: Any, batch_size: Optional[int]) -> None:
         self.pruner, self.batch_size = pruner, batch_size
-        routes = getattr(pruner, "routes", None) or {}
-        self._routed_languages = set(routes)
 
     def windows(self, query: str, texts: Sequence[Any]) -> int:
         """Estimated token windows of a request: about 4 characters per token, at least 1 per text."""
@@ -136,26 +134,28 @@ class _Runner:
         sizes = (len(t) if isinstance(t, str) else sum(map(len, t)) for t in texts)
         return max(1, sum(max(1, -(-size // per_window)) for size in sizes))
 
-    def score_group(self, query: str, texts: Sequence[str]) -> Any:
-        """None when a request's pairs can join a merged ``predict`` call with other queries; a unique
-        key when the request must run alone (the pruner routes it whole to another model)."""
-        if not self._routed_languages:
-            return None
-        from ..chunking import detect_language
-
-        if any(detect_language(t) in self._routed_languages for t in (query, *texts)):
-            return object()
-        return None
-
     def __call__(self, jobs: list[Job]) -> None:
         groups: dict[tuple, list[Job]] = {}
         for job in jobs:
-            groups.setdefault((job.kind, job.group), []).append(job)
+            group = self._model_of(job) if job.kind == "score" else job.group
+            groups.setdefault((job.kind, group), []).append(job)
         for (kind, group), members in groups.items():
             if kind == "score":
-                self._guarded(self._score if group is None else self._rank_alone, members)
+                self._guarded(lambda members, model=group: self._score(model, members), members)
             else:
                 self._guarded(self._prune_group, members)
+
+    def _model_of(self, job: Job) -> Any:
+        """The model that reads a rerank request whole, as ``rerank`` picks it (the router's
+        ``model_for``); requests read by the same model share one ``predict`` call. A bad request
+        gets its own group, so its error reaches it alone."""
+        model_for = getattr(self.pruner, "model_for", None)
+        if model_for is None:
+            return self.pruner
+        try:
+            return model_for(*job.payload)
+        except (TypeError, ValueError):
+            return object()
 
     def _guarded(self, run, jobs: list[Job]) -> None:
         """Run merged jobs; when the merged call refuses its input, run each job alone so only the bad one fails."""
@@ -168,20 +168,15 @@ class _Runner:
                 for job in jobs:
                     self._guarded(run, [job])
 
-    def _score(self, jobs: list[Job]) -> None:
-        """Every pair of every job in one ``predict`` call (different queries share forward passes)."""
+    def _score(self, model: Any, jobs: list[Job]) -> None:
+        """Every pair of every job in one ``predict`` call of ``model`` (different queries share forward
+        passes); scores equal each request's own ``rerank``, since the same model reads all of it."""
+        if not hasattr(model, "predict"):  # the group of a request the router refused: its own error
+            model = self.pruner
         pairs = [(job.payload[0], text) for job in jobs for text in job.payload[1]]
-        scores = self.pruner.predict(pairs, batch_size=self.batch_size).tolist() if pairs else []
+        scores = model.predict(pairs, batch_size=self.batch_size).tolist() if pairs else []
         for job, part in zip(jobs, split_back(scores, [len(job.payload[1]) for job in jobs])):
             job.result = [_finite(s) for s in part]
-
-    def _rank_alone(self, jobs: list[Job]) -> None:
-        for job in jobs:
-            query, texts = job.payload
-            scores: list[Optional[float]] = [None] * len(texts)
-            for entry in self.pruner.rank(query, texts, batch_size=self.batch_size):
-                scores[entry["corpus_id"]] = _finite(entry["score"])
-            job.result = scores
 
     def _prune_group(self, jobs: list[Job]) -> None:
         """Jobs with one policy and language, whatever their queries: one ``prune_batch`` call, each job
@@ -268,8 +263,7 @@ class Service:
     async def scores(self, query: str, texts: list[str]) -> list[Optional[float]]:
         """Reranking scores (None: no text to score), input order."""
         runner = self.runner
-        return await self.run(Job("score", (query, texts), runner.windows(query, texts),
-                                  runner.score_group(query, texts)))
+        return await self.run(Job("score", (query, texts), runner.windows(query, texts)))
 
     async def pruned(self, query: str, contexts: list, policy: PruningPolicy, language: Optional[str],
                      title: Any = None) -> list:
