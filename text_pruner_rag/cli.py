@@ -265,9 +265,12 @@ def _load_pruner(args: argparse.Namespace):
             raise _MissingModel(f"no model: {exc}. Pass --model PATH (a checkpoint folder).") from None
     elif _looks_like_local_path(args.model) and not Path(args.model).expanduser().exists():
         raise UsageError(f"--model: no such folder: {args.model}")
+    if getattr(args, "quantize", None) and getattr(args, "backend", "torch") != "onnx":
+        raise UsageError(f"--quantize {args.quantize} needs --backend onnx")
     try:
         return TextPruner.from_pretrained(args.model, device=args.device, language=args.language,
-                                          batch_size=args.batch_size)
+                                          batch_size=args.batch_size, backend=getattr(args, "backend", "torch"),
+                                          quantize=getattr(args, "quantize", None))
     except CheckpointError as exc:  # the message names the folder or file
         raise CheckpointError(f"cannot load model: {_one_line(exc)}") from None
     except FileNotFoundError as exc:
@@ -347,13 +350,6 @@ def _baseline_names(value: str) -> list[str]:
     return names
 
 
-def _weights_digest(model: Optional[str]) -> Optional[str]:
-    """SHA-256 of the checkpoint's ``model.safetensors`` (first 16 hex digits), to tell model versions apart."""
-    from .loading import weights_digest
-
-    return weights_digest(model)
-
-
 def _routed_for(pruner, records, language: str):
     """The model a routed pruner (the embedded default) gives these records: the threshold sweep, the
     default threshold and the report are that model's. One set must not need two models."""
@@ -378,7 +374,9 @@ def _eval_one(pruner, records, data, args, out: Path, command: str):
                       batch_size=args.batch_size, seed=args.seed, embedding_model=args.embedding_model,
                       model=getattr(pruner, "name_or_path", None) or args.model or "(embedded default)", data=data,
                       show_progress_bar=not args.quiet)  # fmt: skip
-    report.model_weights_sha256 = _weights_digest(getattr(pruner, "name_or_path", None) or args.model)
+    from .loading import weights_digest
+
+    report.model_weights_sha256 = weights_digest(getattr(pruner, "name_or_path", None) or args.model)
     paths = write_report(report, out, command=command)
     return report, paths
 
@@ -492,26 +490,6 @@ def _add_serve_parser(subparsers) -> argparse.ArgumentParser:
     return serve
 
 
-def _load_for_serving(args: argparse.Namespace):
-    from .checkpoints import CheckpointError
-    from .pruner import TextPruner
-
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.quantize and args.backend != "onnx":
-        raise ValueError("--quantize int8 needs --backend onnx")
-    if args.model is not None and _looks_like_local_path(args.model) and not Path(args.model).expanduser().exists():
-        raise ValueError(f"--model: no such folder: {args.model}")
-    try:
-        return TextPruner.from_pretrained(args.model, device=args.device, language=args.language,
-                                          batch_size=args.batch_size, backend=args.backend, quantize=args.quantize)
-    except (CheckpointError, FileNotFoundError) as exc:
-        raise ValueError(f"cannot load model {args.model or '(default)'}: {_one_line(exc)}") from None
-    except ImportError as exc:  # onnx extra missing
-        print(f"{PROG} serve: error: {exc}", file=sys.stderr)
-        return None
-
-
 def _serve(args: argparse.Namespace) -> int:
     """Load the model, build the app and run uvicorn until interrupted; returns the exit code
     (0 after a clean stop, 1 a missing dependency, 2 bad usage)."""
@@ -523,17 +501,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{PROG} serve: error: {exc}; install the serve extra: pip install text-pruner-rag[serve]",
               file=sys.stderr)
         return EXIT_FAILURE
+    pruner = _load_pruner(args)
     try:
         limits = ServerLimits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
                               max_characters=args.max_characters)
-        pruner = _load_for_serving(args)
-        if pruner is None:
-            return EXIT_FAILURE
         app = create_app(pruner, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                          max_queue=args.max_queue, batch_size=args.batch_size, limits=limits)
-    except (TypeError, ValueError) as exc:
-        print(f"{PROG} serve: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    except (TypeError, ValueError) as exc:  # a batching knob or limit out of range
+        raise UsageError(str(exc)) from None
     print(f"{PROG} serve: {pruner.name_or_path} ({pruner.backend}) on http://{args.host}:{args.port}",
           file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -550,7 +525,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (prune, rerank or eval)", file=sys.stderr)
+        print(f"{PROG}: error: a command is required (prune, rerank, eval or serve)", file=sys.stderr)
         return EXIT_USAGE
     from .checkpoints import CheckpointError
 
