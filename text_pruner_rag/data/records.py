@@ -14,6 +14,7 @@ construction)::
                    "relevance": [0 | 1, ...],       # one flag per span: 1 = relevant sentence
                    "label": 0 | 1,                  # 1 = the passage is relevant (a positive)
                    "teacher_score": float | None,
+                   "sentence_teacher": [float, ...],  # only when set: a teacher score per span
                    "complete": false}],             # only when false: the 0 flags are unknown, not irrelevant
      "meta": {...}}                                 # optional, reader-specific (e.g. QED explanation type)
 
@@ -43,6 +44,7 @@ import glob
 import gzip
 import json
 import logging
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -129,6 +131,9 @@ class Passage:
         label (int): 1 if the passage is relevant to the query (a positive), else 0.
         title (str, optional): title shown with the passage. Defaults to None.
         teacher_score (float, optional): teacher reranking score. Defaults to None.
+        sentence_teacher (list[float], optional): one teacher score per span (e.g. the cosine
+            similarity of the query and the sentence under an embedding model), used to order the
+            sentences that the labels leave tied. Defaults to None.
         complete (bool, optional): True (default) when every flag is known: a 0 sentence was judged
             (or is known to be) irrelevant — multi-sentence human labels, all-zero negatives and
             passages that answer nothing. False when only the 1 flags are known (single-answer sources:
@@ -146,6 +151,7 @@ class Passage:
     title: str | None = None
     teacher_score: float | None = None
     complete: bool = True
+    sentence_teacher: list[float] | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -175,6 +181,14 @@ class Passage:
             self.teacher_score = float(self.teacher_score)
         if not isinstance(self.complete, bool):
             raise ValueError(f"complete must be true or false, got {self.complete!r}")
+        if self.sentence_teacher is not None:
+            values = self.sentence_teacher
+            if not isinstance(values, (list, tuple)) or len(values) != len(self.spans):
+                raise ValueError(f"sentence_teacher must hold one number per span ({len(self.spans)}), "
+                                 f"got {values!r:.80}")
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
+                raise ValueError(f"sentence_teacher values must be finite numbers, got {values!r:.80}")
+            self.sentence_teacher = [float(v) for v in values]
 
     @property
     def is_tiling(self) -> bool:
@@ -198,6 +212,8 @@ class Passage:
         }
         if not self.complete:
             out["complete"] = False
+        if self.sentence_teacher is not None:
+            out["sentence_teacher"] = list(self.sentence_teacher)
         return out
 
     @classmethod
@@ -210,6 +226,7 @@ class Passage:
             title=data.get("title"),
             teacher_score=data.get("teacher_score"),
             complete=data.get("complete", True),
+            sentence_teacher=data.get("sentence_teacher"),
         )
 
 

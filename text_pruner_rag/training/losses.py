@@ -26,6 +26,15 @@ Two sentence-level signals (both need the batch's ``sentence_ids``/``sentence_co
   with complete labels) and, with ``sentence_ranking_unknown="below"``, the unknown sentences of
   single-answer data (``"exclude"`` leaves them out). Averaged over the pairs of a window, then over
   the windows that have a pair. Added as ``sentence_ranking_weight * L_sent_rank``.
+
+A third signal distils a sentence teacher (needs the batch's ``sentence_teacher``, filled from
+:attr:`Passage.sentence_teacher`, e.g. cosine similarity under the backbone's own embedding model):
+
+* ``sentence_teacher_weight > 0``: the same RankNet loss over the pairs the labels leave **tied**: two
+  sentences of one window with the same label code (both relevant, both irrelevant or both unknown)
+  whose teacher scores differ by more than ``sentence_teacher_margin``, the one the teacher scores
+  higher above the other. Labels decide across codes; the teacher only orders within a code. Added as
+  ``sentence_teacher_weight * L_sent_teacher``.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import torch.nn.functional as F
 
 from .features import IGNORE_INDEX, UNKNOWN_CODE
 
-__all__ = ["PrunerLoss", "sentence_means", "sentence_ranking_loss", "sentence_unit_loss",
+__all__ = ["PrunerLoss", "sentence_means", "sentence_ranking_loss", "sentence_teacher_loss", "sentence_unit_loss",
            "PRUNING_UNITS", "RANKING_UNKNOWN"]
 
 PRUNING_UNITS = ("token", "sentence")
@@ -108,6 +117,55 @@ def sentence_ranking_loss(probabilities: torch.Tensor, batch: dict[str, torch.Te
     return per_window_loss.mean()
 
 
+def sentence_teacher_loss(probabilities: torch.Tensor, batch: dict[str, torch.Tensor], *,
+                          margin: float = 0.05, temperature: float = 0.1) -> torch.Tensor:
+    """Within-window pairwise loss that orders equally labelled sentences as a teacher does (module docstring).
+
+    Args:
+        probabilities (torch.Tensor): `(n_pairs, seq_len)` keep probability per token, in [0, 1].
+        batch (dict): ``sentence_ids``, ``sentence_codes`` `(n_pairs, seq_len)` long and
+            ``sentence_teacher`` `(n_pairs, seq_len)` float (the token's sentence's teacher score, NaN
+            where none).
+        margin (float): teacher-score gap a pair needs, >= 0 (cosine units). Defaults to 0.05.
+        temperature (float): scale of the probability difference, > 0. Defaults to 0.1.
+
+    Returns:
+        torch.Tensor: scalar; 0 (still attached to the graph) when no window has a pair.
+
+    Raises:
+        ValueError: a negative margin, a temperature <= 0, or the batch lacks the fields.
+    """
+    _check_sentence_batch(batch, "sentence_teacher_weight > 0")
+    if "sentence_teacher" not in batch:
+        raise ValueError("sentence_teacher_weight > 0 needs `sentence_teacher` in the batch: set "
+                         "teacher.sentence_model so that passages carry sentence teacher scores")
+    if not margin >= 0:
+        raise ValueError(f"sentence teacher margin must be >= 0, got {margin}")
+    if not temperature > 0:
+        raise ValueError(f"sentence teacher temperature must be > 0, got {temperature}")
+    ids = batch["sentence_ids"]
+    means, present = sentence_means(probabilities, ids)
+    codes = _sentence_codes(batch, means)
+    raw = batch["sentence_teacher"].to(means.dtype)
+    known = ~torch.isnan(raw) & (ids >= 0)
+    teacher, _ = sentence_means(torch.where(known, raw, torch.zeros_like(raw)), torch.where(known, ids, -1))
+    _, has_teacher = sentence_means(known.to(means.dtype), torch.where(known, ids, -1))
+    if has_teacher.shape[1] < means.shape[1]:  # sentences after the last one with a teacher score
+        pad = means.shape[1] - has_teacher.shape[1]
+        has_teacher = F.pad(has_teacher, (0, pad), value=False)
+        teacher = F.pad(teacher, (0, pad))
+    usable = present & has_teacher & (codes != IGNORE_INDEX)
+    pairs = (usable.unsqueeze(2) & usable.unsqueeze(1) & (codes.unsqueeze(2) == codes.unsqueeze(1))
+             & ((teacher.unsqueeze(2) - teacher.unsqueeze(1)) > margin))
+    per_window = pairs.sum(dim=(1, 2))
+    windows = per_window > 0
+    if not bool(windows.any()):
+        return probabilities.sum() * 0.0
+    margins = (means.unsqueeze(2) - means.unsqueeze(1)) / temperature
+    losses = torch.where(pairs, F.softplus(-margins), torch.zeros_like(margins))
+    return (losses.sum(dim=(1, 2))[windows] / per_window[windows]).mean()
+
+
 def sentence_unit_loss(probabilities: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Binary cross-entropy of each sentence's mean keep probability against its keep target.
 
@@ -159,6 +217,8 @@ class PrunerLoss:
             off. Defaults to 0.
         sentence_ranking_unknown (str): ``"below"`` or ``"exclude"`` unknown sentences. Defaults to ``"below"``.
         sentence_ranking_temperature (float): > 0. Defaults to 0.1.
+        sentence_teacher_weight (float): weight of the sentence-teacher loss; 0 turns it off. Defaults to 0.
+        sentence_teacher_margin (float): teacher-score gap a pair needs, >= 0. Defaults to 0.05.
 
     Raises:
         ValueError: (on construction) an unknown ``pruning_unit``, ``sentence_ranking_unknown``, a
@@ -173,8 +233,14 @@ class PrunerLoss:
     sentence_ranking_weight: float = 0.0
     sentence_ranking_unknown: str = "below"
     sentence_ranking_temperature: float = 0.1
+    sentence_teacher_weight: float = 0.0
+    sentence_teacher_margin: float = 0.05
 
     def __post_init__(self) -> None:
+        if self.sentence_teacher_weight < 0:
+            raise ValueError(f"sentence_teacher_weight must be >= 0, got {self.sentence_teacher_weight}")
+        if not self.sentence_teacher_margin >= 0:
+            raise ValueError(f"sentence_teacher_margin must be >= 0, got {self.sentence_teacher_margin}")
         if self.pruning_unit not in PRUNING_UNITS:
             raise ValueError(f"pruning_unit must be one of {PRUNING_UNITS}, got {self.pruning_unit!r}")
         if self.sentence_ranking_unknown not in RANKING_UNKNOWN:
@@ -201,6 +267,11 @@ class PrunerLoss:
                                               temperature=self.sentence_ranking_temperature)
             total = total + self.sentence_ranking_weight * sentences
             parts["sentence_ranking_loss"] = sentences.detach()
+        if self.sentence_teacher_weight > 0:
+            distilled = sentence_teacher_loss(torch.softmax(pruning_logits, dim=-1)[..., 1], batch,
+                                              margin=self.sentence_teacher_margin)
+            total = total + self.sentence_teacher_weight * distilled
+            parts["sentence_teacher_loss"] = distilled.detach()
         return total, parts
 
     @staticmethod

@@ -195,7 +195,7 @@ def _training_arguments(config: TrainConfig, dry_run: bool):
             values["use_cpu"] = True
     values["remove_unused_columns"] = False
     values["label_names"] = ["pruning_labels", "pruning_targets", "pruning_weights", "binary_labels",
-                             "teacher_scores", "teacher_mask", "sentence_ids", "sentence_codes"]
+                             "teacher_scores", "teacher_mask", "sentence_ids", "sentence_codes", "sentence_teacher"]
     output = Path(config.output.dir) / ("dry_run" if dry_run else "checkpoints")
     return TrainingArguments(output_dir=str(output), **values)
 
@@ -209,7 +209,7 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     from .card import calibrate, write_model_card
     from .features import GroupCollator, GroupDataset
     from .losses import PrunerLoss
-    from .teacher import attach_teacher_scores
+    from .teacher import attach_sentence_teacher_scores, attach_teacher_scores
     from .trainer import PrunerTrainer
 
     started = time.time()
@@ -220,6 +220,10 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     if config.teacher.model and not dry_run:
         cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
         train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size)
+    if config.teacher.sentence_model:
+        cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
+        train_records = attach_sentence_teacher_scores(train_records, resolve_model_path(config.teacher.sentence_model),
+                                                       cache, config.teacher.batch_size)
     if config.data.drop_incomplete_groups:
         train_records = [r for r in train_records if len(r.passages) >= config.data.items]
     model, tokenizer = build_model(config, dry_run=dry_run)
@@ -234,7 +238,8 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     args = _training_arguments(config, dry_run)
     loss = PrunerLoss(labels.ranking_weight, labels.pruning_weight, labels.ranking_loss,
                       core.config.ranking_activation, labels.pruning_unit, labels.sentence_ranking_weight,
-                      labels.sentence_ranking_unknown, labels.sentence_ranking_temperature)
+                      labels.sentence_ranking_unknown, labels.sentence_ranking_temperature,
+                      labels.sentence_teacher_weight, labels.sentence_teacher_margin)
     trainer = PrunerTrainer(model=model, args=args, train_dataset=dataset,
                             eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
                             data_collator=GroupCollator(tokenizer.pad_token_id), processing_class=tokenizer,

@@ -109,7 +109,8 @@ def pack(config, out: Path, *, max_mib: float = 64.0, dev_fraction: float = 0.1)
         dict: the pack's metadata (groups and windows per split, size in bytes).
 
     Raises:
-        ValueError: no ``model.init_from``, no training group fits, or a bad ``dev_fraction``.
+        ValueError: no ``model.init_from``, no training group fits, a bad ``dev_fraction``, or a recipe with
+            a sentence teacher (not carried by a pack).
     """
     from safetensors.torch import save_file
 
@@ -121,6 +122,9 @@ def pack(config, out: Path, *, max_mib: float = 64.0, dev_fraction: float = 0.1)
         raise ValueError("sprint-pack fine-tunes an existing pruner: set model.init_from in the recipe")
     if not 0 < dev_fraction < 1:
         raise ValueError(f"dev_fraction must be in (0, 1), got {dev_fraction}")
+    if config.loss.sentence_teacher_weight > 0:
+        raise ValueError("a sprint pack carries no sentence teacher scores: set loss.sentence_teacher_weight=0 "
+                         "(and remove teacher.sentence_model) for the sprint, or train the recipe on this machine")
     train_records, dev_records = prepare_data(config)
     train_records = _mined(config, train_records, dry_run=False)
     if config.teacher.model:

@@ -1,10 +1,15 @@
-"""Teacher reranking scores: scored once per (query, passage) pair and cached on disk.
+"""Teacher scores: reranking scores per (query, passage) pair and sentence scores per sentence, cached on disk.
 
 The teacher is either a sentence-transformers ``CrossEncoder`` (its ``predict`` with the default
 activation, sigmoid for one-label models: the scale OpenProvence distils) or any checkpoint that
 :class:`~text_pruner_rag.TextPruner` loads (its reranking score). Scores are cached in a JSON-lines
 file named after the teacher, keyed by a hash of the query and passage text, so re-runs and resumed
 runs never score a pair twice.
+
+The *sentence* teacher (:func:`attach_sentence_teacher_scores`) is an embedding model read with
+sentence-transformers: each sentence's score is the cosine similarity of the query's and the
+sentence's normalised embeddings (no prompt or prefix). The loss uses these scores only to order
+sentences whose labels are equal (:func:`text_pruner_rag.training.losses.sentence_teacher_loss`).
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ..data.records import Passage, Record
+from ..data.records import Record
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["attach_teacher_scores", "load_teacher"]
+__all__ = ["attach_sentence_teacher_scores", "attach_teacher_scores", "load_teacher"]
 
 
 def _key(query: str, text: str) -> str:
@@ -87,10 +93,61 @@ def attach_teacher_scores(records: list[Record], teacher: str, cache_dir: str | 
                 for k, s in zip(chunk, score([missing[k] for k in chunk])):
                     cache[k] = s
                     handle.write(json.dumps({"key": k, "score": s}) + "\n")
-    out = []
+    return [replace(r, passages=[replace(p, teacher_score=cache[_key(r.query, p.text)]) for p in r.passages])
+            for r in records]
+
+
+def _cache_file(cache_dir: str | Path, teacher: str, kind: str) -> Path:
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return cache_dir / (kind + hashlib.sha1(teacher.encode()).hexdigest()[:12] + ".jsonl")
+
+
+def attach_sentence_teacher_scores(records: list[Record], model: str, cache_dir: str | Path,
+                                   batch_size: int = 64) -> list[Record]:
+    """Fill every passage's ``sentence_teacher``: cosine(query, sentence) under an embedding model.
+
+    Args:
+        records (list[Record]): unified records.
+        model (str): a sentence-transformers model folder or id (e.g. all-MiniLM-L6-v2's folder).
+        cache_dir (str | Path): scores are cached per (query, passage text) in a JSON-lines file named
+            after the model, so resumed runs embed nothing twice.
+        batch_size (int): embedding batch size. Defaults to 64.
+
+    Returns:
+        list[Record]: copies of the records with ``sentence_teacher`` set on every passage (one cosine
+        in [-1, 1] per span).
+
+    Raises:
+        ImportError: sentence-transformers is not installed.
+    """
+    cache_file = _cache_file(cache_dir, model, "sentences-")
+    cache: dict[str, list[float]] = {}
+    if cache_file.is_file():
+        for line in cache_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                cache[item["key"]] = item["scores"]
+    missing: dict[str, tuple[str, list[str]]] = {}
     for r in records:
-        passages = [Passage(text=p.text, spans=p.spans, relevance=p.relevance, label=p.label, title=p.title,
-                            teacher_score=cache[_key(r.query, p.text)]) for p in r.passages]
-        out.append(Record(id=r.id, query=r.query, language=r.language, source=r.source, answers=r.answers,
-                          passages=passages, meta=r.meta))
-    return out
+        for p in r.passages:
+            k = _key(r.query, p.text)
+            if k not in cache or len(cache[k]) != len(p.spans):
+                missing[k] = (r.query, p.sentences)
+    if missing:
+        import numpy as np
+        from sentence_transformers import SentenceTransformer
+
+        logger.info("embedding the sentences of %d passages with %s (%d cached)", len(missing), model, len(cache))
+        encoder = SentenceTransformer(model, device="cpu")
+        texts = sorted({t for q, sentences in missing.values() for t in [q, *sentences]})
+        index = {t: i for i, t in enumerate(texts)}
+        vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        with open(cache_file, "a", encoding="utf-8") as handle:
+            for k, (q, sentences) in missing.items():
+                scores = (vectors[[index[t] for t in sentences]] @ vectors[index[q]]).tolist()
+                cache[k] = [round(float(s), 6) for s in scores]
+                handle.write(json.dumps({"key": k, "scores": cache[k]}) + "\n")
+    return [replace(r, passages=[replace(p, sentence_teacher=cache[_key(r.query, p.text)]) for p in r.passages])
+            for r in records]
