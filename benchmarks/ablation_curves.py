@@ -7,6 +7,12 @@ default threshold with its compression and recall.
 
     python benchmarks/ablation_curves.py --reference runs/ablation-en/shipped/eval/report.json \
         --variant "continued, recipe loss=runs/ablation-en/baseline/eval/report.json" ...
+
+With ``--answers`` (single-answer sets such as JaQuAD dev, where the reports hold ``answer_retention``
+and ``compression_answerable``) the table gives, per run: the default threshold, answer retention and
+the share of the gold paragraphs' characters removed there (the other paragraphs not counted), the
+share of all characters removed, the gold-paragraph share removed where answer retention crosses
+0.95 (interpolated along the sweep) and MRR; no embedding row.
 """
 
 from __future__ import annotations
@@ -37,12 +43,34 @@ def _row(name: str, report: dict) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+def _answers_row(name: str, report: dict, retention: float = 0.95) -> str:
+    rows = sorted((r for r in report["results"] if r["method"] == "pruner"), key=lambda r: r["threshold"])
+    default = min(rows, key=lambda r: abs(r["threshold"] - report["default_threshold"]))
+    kept = np.array([r["answer_retention"] for r in rows])
+    gold = np.array([r["compression_answerable"] for r in rows])
+    order = np.argsort(kept, kind="stable")
+    at = np.interp(retention, kept[order], gold[order]) if kept.min() <= retention <= kept.max() else None
+    cells = [f"{report['default_threshold']:.3f}", f"{default['answer_retention']:.3f}",
+             f"{default['compression_answerable']:.3f}", f"{default['compression']:.3f}",
+             "" if at is None else f"{at:.3f}", f"{rows[0]['mrr']:.3f}"]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", required=True, help="report.json with pruner and embedding rows")
     parser.add_argument("--reference-name", default="shipped model")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=REPORT")
+    parser.add_argument("--answers", action="store_true", help="single-answer table (answer retention and "
+                        "gold-paragraph compression) instead of the recall curve")
     args = parser.parse_args()
+    if args.answers:
+        print("| variant | default threshold | answer retention | gold paragraph removed | all removed "
+              "| gold paragraph removed at retention 0.95 | MRR |")
+        print("|---" * 7 + "|")
+        for name, path in [(args.reference_name, args.reference)] + [v.split("=", 1) for v in args.variant]:
+            print(_answers_row(name, json.load(open(path, encoding="utf-8"))))
+        return
     reference = json.load(open(args.reference, encoding="utf-8"))
     print("| variant | " + " | ".join(f"recall @{p:.0%} removed" for p in POINTS)
           + " | MRR | default threshold | removed at default | recall at default |")
