@@ -65,18 +65,26 @@ def load_teacher(name_or_path: str, batch_size: int = 32) -> Callable[[list[tupl
     return score_with_cross_encoder
 
 
+def _cache_file(cache_dir: str | Path, teacher: str, prefix: str = "") -> Path:
+    """The JSON-lines cache of one teacher: ``<cache_dir>/<prefix><sha1(teacher)[:12]>.jsonl``."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return cache_dir / (prefix + hashlib.sha1(teacher.encode()).hexdigest()[:12] + ".jsonl")
+
+
+def _read_cache(cache_file: Path, field: str) -> dict:
+    """``{key: item[field]}`` of every line of a cache file (empty when there is none yet)."""
+    if not cache_file.is_file():
+        return {}
+    items = (json.loads(line) for line in cache_file.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {item["key"]: item[field] for item in items}
+
+
 def attach_teacher_scores(records: list[Record], teacher: str, cache_dir: str | Path,
                           batch_size: int = 32) -> list[Record]:
     """Fill every passage's ``teacher_score`` from the cache, scoring missing pairs with ``teacher``."""
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cache_file = cache_dir / (hashlib.sha1(teacher.encode()).hexdigest()[:12] + ".jsonl")
-    cache: dict[str, float] = {}
-    if cache_file.is_file():
-        for line in cache_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                cache[item["key"]] = float(item["score"])
+    cache_file = _cache_file(cache_dir, teacher)
+    cache = {k: float(v) for k, v in _read_cache(cache_file, "score").items()}
     missing = {}
     for r in records:
         for p in r.passages:
@@ -97,10 +105,6 @@ def attach_teacher_scores(records: list[Record], teacher: str, cache_dir: str | 
             for r in records]
 
 
-def _cache_file(cache_dir: str | Path, teacher: str, kind: str) -> Path:
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    return cache_dir / (kind + hashlib.sha1(teacher.encode()).hexdigest()[:12] + ".jsonl")
 
 
 def attach_sentence_teacher_scores(records: list[Record], model: str, cache_dir: str | Path,
@@ -122,12 +126,7 @@ def attach_sentence_teacher_scores(records: list[Record], model: str, cache_dir:
         ImportError: sentence-transformers is not installed.
     """
     cache_file = _cache_file(cache_dir, model, "sentences-")
-    cache: dict[str, list[float]] = {}
-    if cache_file.is_file():
-        for line in cache_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                cache[item["key"]] = item["scores"]
+    cache: dict[str, list[float]] = _read_cache(cache_file, "scores")
     missing: dict[str, tuple[str, list[str]]] = {}
     for r in records:
         for p in r.passages:
