@@ -147,13 +147,10 @@ def sentence_teacher_loss(probabilities: torch.Tensor, batch: dict[str, torch.Te
     means, present = sentence_means(probabilities, ids)
     codes = _sentence_codes(batch, means)
     raw = batch["sentence_teacher"].to(means.dtype)
-    known = ~torch.isnan(raw) & (ids >= 0)
-    teacher, _ = sentence_means(torch.where(known, raw, torch.zeros_like(raw)), torch.where(known, ids, -1))
-    _, has_teacher = sentence_means(known.to(means.dtype), torch.where(known, ids, -1))
-    if has_teacher.shape[1] < means.shape[1]:  # sentences after the last one with a teacher score
-        pad = means.shape[1] - has_teacher.shape[1]
-        has_teacher = F.pad(has_teacher, (0, pad), value=False)
-        teacher = F.pad(teacher, (0, pad))
+    known = ~torch.isnan(raw)
+    # Every token of a sentence carries the sentence's score (or NaN), so the means are the scores.
+    teacher, _ = sentence_means(torch.where(known, raw, torch.zeros_like(raw)), ids)
+    has_teacher = sentence_means(known.to(means.dtype), ids)[0] > 0
     usable = present & has_teacher & (codes != IGNORE_INDEX)
     pairs = (usable.unsqueeze(2) & usable.unsqueeze(1) & (codes.unsqueeze(2) == codes.unsqueeze(1))
              & ((teacher.unsqueeze(2) - teacher.unsqueeze(1)) > margin))
