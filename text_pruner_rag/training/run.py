@@ -217,11 +217,10 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     random.seed(config.data.seed)
     train_records, dev_records = prepare_data(config, dry_run=dry_run)
     train_records = _mined(config, train_records, dry_run)
+    cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
     if config.teacher.model and not dry_run:
-        cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
         train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size)
     if config.teacher.sentence_model:
-        cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
         train_records = attach_sentence_teacher_scores(train_records, resolve_model_path(config.teacher.sentence_model),
                                                        cache, config.teacher.batch_size)
     if config.data.drop_incomplete_groups:
