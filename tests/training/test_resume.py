@@ -123,3 +123,16 @@ def test_resolve_checkpoint_settings(tmp_path):
         (tmp_path / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert last_checkpoint(tmp_path / "checkpoints").name == "checkpoint-10"
     assert resolve_checkpoint("auto", tmp_path / "checkpoints", log).name == "checkpoint-10"
+
+
+def test_sitting_log_records_when_each_sitting_began(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    log = SittingLog(tmp_path / "sittings.json", "abc")
+    before = datetime.now(timezone.utc)
+    log.record(start_step=0, end_step=30, minutes=90.0, resumed_from=None, finished=False)
+    data = log.record(start_step=30, end_step=40, minutes=6.0, resumed_from=tmp_path / "checkpoint-30", finished=True)
+    first, second = (datetime.fromisoformat(s["started_utc"]) for s in data["sittings"])
+    assert abs((before - first) - timedelta(minutes=90)) < timedelta(seconds=5)
+    assert abs((before - second) - timedelta(minutes=6)) < timedelta(seconds=5)
+    assert log.totals() == {"sittings": 2, "steps": 40, "hours": 1.6}

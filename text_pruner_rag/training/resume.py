@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -142,11 +142,12 @@ class SittingLog:
 
     def record(self, *, start_step: int, end_step: int, minutes: float, resumed_from: Optional[Path],
                finished: bool) -> dict[str, Any]:
-        """Append one sitting and return the whole log."""
+        """Append one sitting (it began ``minutes`` before this call) and return the whole log."""
         data = self.read()
+        started = datetime.now(timezone.utc) - timedelta(minutes=minutes)
         data["recipe_fingerprint"] = self.fingerprint
         data["sittings"].append({
-            "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started_utc": started.isoformat(timespec="seconds"),
             "start_step": start_step, "end_step": end_step, "steps": end_step - start_step,
             "minutes": round(minutes, 2), "resumed_from": str(resumed_from) if resumed_from else None,
             "finished": finished,
