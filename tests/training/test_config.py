@@ -181,3 +181,15 @@ def test_stage3_recipes_permissive_twin_drops_only_the_research_sources():
     assert research.loss == permissive.loss and research.training == permissive.training
     assert research.loss.unknown == "soft"
     assert research.evaluation.min_recall == permissive.evaluation.min_recall == 0.85
+
+
+def test_set_indexes_lists():
+    raw = {"data": {"train": [{"name": "a", "limit": 10}, {"name": "b"}]}}
+    apply_overrides(raw, ["data.train.1.limit=4000", "data.train.0.name=first"])
+    assert raw["data"]["train"] == [{"name": "first", "limit": 10}, {"name": "b", "limit": 4000}]
+    apply_overrides(raw, ["data.train.0={name: z}"])
+    assert raw["data"]["train"][0] == {"name": "z"}
+    with pytest.raises(ValueError, match="out of range"):
+        apply_overrides(raw, ["data.train.2.limit=1"])
+    with pytest.raises(ValueError, match="index it with a number"):
+        apply_overrides(raw, ["data.train.first.limit=1"])

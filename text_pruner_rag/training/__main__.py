@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("args", nargs="+", metavar="[prepare] CONFIG", help="recipe YAML, optionally after `prepare`")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (value parsed as YAML); repeatable")
+                        help="override a config key (value parsed as YAML; a number indexes a list, e.g. data.train.0.limit=4000); repeatable")
     parser.add_argument("--dry-run", action="store_true",
                         help="build everything and run a few steps on a tiny random model with a small local sample")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")

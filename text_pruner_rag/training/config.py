@@ -251,20 +251,37 @@ def _parse_value(text: str) -> Any:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key.sub=value`` overrides (values parsed as YAML) to a raw config dict.
 
+    A part that is a whole number indexes a list: ``data.train.0.limit=4000`` sets the ``limit`` of
+    the first training source.
+
     Raises:
-        ValueError: an override without ``=``.
+        ValueError: an override without ``=``, a part that goes into a value, or a list index out of range.
     """
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"--set expects key=value, got {item!r}")
         key, value = item.split("=", 1)
-        target = raw
+        target: Any = raw
         parts = key.strip().split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise ValueError(f"--set {key}: {part!r} is not a section")
-        target[parts[-1]] = _parse_value(value)
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(target, list):
+                if not part.isdigit():
+                    raise ValueError(f"--set {key}: {'.'.join(parts[:depth])!r} is a list; index it with a number "
+                                     f"(0 to {len(target) - 1}), got {part!r}")
+                if int(part) >= len(target):
+                    raise ValueError(f"--set {key}: index {part} is out of range for "
+                                     f"{'.'.join(parts[:depth])!r} ({len(target)} entries)")
+                if last:
+                    target[int(part)] = _parse_value(value)
+                else:
+                    target = target[int(part)]
+            elif not isinstance(target, dict):
+                raise ValueError(f"--set {key}: {parts[depth - 1]!r} is not a section")
+            elif last:
+                target[part] = _parse_value(value)
+            else:
+                target = target.setdefault(part, {})
     return raw
 
 
