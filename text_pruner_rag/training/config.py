@@ -264,24 +264,21 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         target: Any = raw
         parts = key.strip().split(".")
         for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
+            where = ".".join(parts[:depth])
+            index: Any = part
             if isinstance(target, list):
                 if not part.isdigit():
-                    raise ValueError(f"--set {key}: {'.'.join(parts[:depth])!r} is a list; index it with a number "
+                    raise ValueError(f"--set {key}: {where!r} is a list; index it with a number "
                                      f"(0 to {len(target) - 1}), got {part!r}")
-                if int(part) >= len(target):
-                    raise ValueError(f"--set {key}: index {part} is out of range for "
-                                     f"{'.'.join(parts[:depth])!r} ({len(target)} entries)")
-                if last:
-                    target[int(part)] = _parse_value(value)
-                else:
-                    target = target[int(part)]
+                index = int(part)
+                if index >= len(target):
+                    raise ValueError(f"--set {key}: index {part} is out of range for {where!r} ({len(target)} entries)")
             elif not isinstance(target, dict):
                 raise ValueError(f"--set {key}: {parts[depth - 1]!r} is not a section")
-            elif last:
-                target[part] = _parse_value(value)
+            if depth == len(parts) - 1:
+                target[index] = _parse_value(value)
             else:
-                target = target.setdefault(part, {})
+                target = target[index] if isinstance(target, list) else target.setdefault(part, {})
     return raw
 
 
