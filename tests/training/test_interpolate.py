@@ -103,3 +103,21 @@ def test_interpolate_command_needs_a_threshold_source(tmp_path, tiny_model_dir, 
     with pytest.raises(SystemExit):
         main(["interpolate", str(tiny_model_dir), str(tiny_model_dir), str(tmp_path / "out"), "--weight", "0.5"])
     assert "--recipe" in capsys.readouterr().err
+
+
+def test_a_float16_base_gives_a_float16_checkpoint(tmp_path, tiny_model_dir):
+    from safetensors import safe_open
+
+    from text_pruner_rag import TextPruner
+
+    half = TextPruner.from_pretrained(str(tiny_model_dir), device="cpu")
+    half.model.half()
+    half.save_pretrained(tmp_path / "half")
+    _perturbed_copy(tiny_model_dir, tmp_path / "tuned")
+    out = tmp_path / "mixed"
+    assert main(["interpolate", str(tmp_path / "half"), str(tmp_path / "tuned"), str(out), "--weight", "0.5",
+                 "--threshold", "0.3"]) == 0
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:
+        dtypes = {weights.get_tensor(k).dtype for k in weights.keys()}
+    assert torch.float16 in dtypes and torch.float32 not in dtypes
+    assert json.loads((out / "config.json").read_text())["dtype"] == "float16"

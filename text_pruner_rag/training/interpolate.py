@@ -3,8 +3,8 @@
 ``python -m text_pruner_rag.training interpolate BASE TUNED OUT --weight W (--recipe RECIPE.yaml | --threshold T)``
 
 Every weight of the result is ``(1 - W) * base + W * tuned``, computed in float32: ``W = 0`` gives
-the base, ``W = 1`` the fine-tuned checkpoint, values in between trade what fine-tuning gained for
-what it lost (Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022, WiSE-FT). Both
+the base, ``W = 1`` the fine-tuned checkpoint (the result is stored in the base's stored dtype, e.g.
+float16), values in between trade what fine-tuning gained for what it lost (Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022, WiSE-FT). Both
 checkpoints must be the same architecture (same keys and shapes, e.g. the tuned one trained from the
 base with ``model.init_from``); the result takes the base's configuration and tokenizer.
 
@@ -57,6 +57,13 @@ def interpolate_state(base: dict[str, torch.Tensor], tuned: dict[str, torch.Tens
     return out
 
 
+def _stored_dtype(folder: str) -> torch.dtype:
+    """The dtype the checkpoint's weights are stored in (its ``config.json`` ``dtype``; float32 if unsaid)."""
+    config = Path(folder) / "config.json"
+    name = json.loads(config.read_text(encoding="utf-8")).get("dtype") if config.is_file() else None
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(name, torch.float32)
+
+
 def _weights_sha256(folder: str) -> Optional[str]:
     from .sprint import sha256
 
@@ -95,6 +102,8 @@ def interpolate(base: str, tuned: str, out: Path, *, weight: float, recipe: Opti
     state = interpolate_state(model.state_dict(), other.model.float().state_dict(), weight)
     model.load_state_dict(state)
     del other
+    stored = _stored_dtype(base_path)  # a float16 base gives a float16 result: the size it ships at
+    model.to(stored).float()  # calibrate the weights as they will be stored (rounded), run in float32
     record = {"base": base, "base_sha256": _weights_sha256(base_path), "tuned": tuned,
               "tuned_sha256": _weights_sha256(tuned_path), "weight": weight}
     if recipe is not None:
@@ -115,6 +124,7 @@ def interpolate(base: str, tuned: str, out: Path, *, weight: float, recipe: Opti
     model.config.default_threshold = float(threshold)
     record["default_threshold"] = float(threshold)
     out = Path(out)
+    model.to(stored)
     pruner.save_pretrained(out)
     (out / "interpolation.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     logger.info("saved %s: %.2f x %s + %.2f x %s, default_threshold=%.3f", out, 1 - weight, base, weight, tuned,
