@@ -24,7 +24,7 @@ from text_pruner_rag.encoding import WindowEncoder
 from text_pruner_rag.training import run as run_module
 from text_pruner_rag.training import teacher as teacher_module
 from text_pruner_rag.training.__main__ import main
-from text_pruner_rag.training.config import load_config
+from text_pruner_rag.training.config import TeacherSettings, load_config
 from text_pruner_rag.data.records import Passage, Record, load_records
 from text_pruner_rag.data.readers import read_hotpotqa, read_qed
 from text_pruner_rag.training.features import GroupCollator, GroupDataset, sample_group
@@ -352,6 +352,24 @@ def test_teacher_cache_scores_each_pair_once(tmp_path, monkeypatch):
     teacher_module.attach_teacher_scores(more, "teacher-x", tmp_path)
     assert fake.loads == 2 and len(fake.pairs) == 6 and len(set(fake.pairs)) == 6
     assert all(p.teacher_score is None for r in first for p in r.passages)  # inputs untouched
+
+
+def test_teacher_scores_only_the_chosen_languages(tmp_path, monkeypatch):
+    fake = FakeTeacher()
+    monkeypatch.setattr(teacher_module, "load_teacher", fake)
+
+    def rec(rid, query, language):
+        passages = [Passage(text=t, spans=[(0, len(t))], relevance=[int(i == 0)], label=int(i == 0))
+                    for i, t in enumerate([query + " yes", "other"])]
+        return Record(id=rid, query=query, language=language, source="t", answers=[], passages=passages)
+
+    records = [rec("1", "a b c", "en"), rec("2", "東京 タワー 高さ", "ja")]
+    scored = teacher_module.attach_teacher_scores(records, "teacher-x", tmp_path, languages=["ja"])
+    assert fake.pairs == [("東京 タワー 高さ", "東京 タワー 高さ yes"), ("東京 タワー 高さ", "other")]
+    assert [p.teacher_score for p in scored[0].passages] == [None, None]  # English keeps its labels only
+    assert [p.teacher_score for p in scored[1].passages] == [0.9, 0.1]
+    with pytest.raises(ValueError, match="teacher.languages has no effect"):
+        TeacherSettings(languages=["ja"])
 
 
 def loss_batch(teacher_mask):

@@ -72,11 +72,20 @@ class TeacherSettings(_Section):
     model: Optional[str] = Field(None, description="Score (query, passage) pairs once with this teacher: a "
                                  "sentence-transformers CrossEncoder folder/id or a pruner checkpoint.")
     batch_size: int = Field(32, ge=1, description="Teacher batch size.")
+    languages: Optional[list[Literal["en", "ja"]]] = Field(None, description="Score only records of these "
+                                                            "languages with `model` (None: all); the others keep "
+                                                            "their binary passage labels for the ranking loss.")
     sentence_model: Optional[str] = Field(None, description="Sentence teacher: an embedding model "
                                           "(sentence-transformers folder/id, or package:<module>/<path>) whose "
                                           "cosine(query, sentence) orders equally labelled sentences "
                                           "(loss.sentence_teacher_weight).")
     cache_dir: Optional[str] = Field(None, description="Where teacher scores are cached (default <output.dir>/teacher_cache).")
+
+    @model_validator(mode="after")
+    def _check_languages(self) -> "TeacherSettings":
+        if self.languages is not None and not self.model:
+            raise ValueError("teacher.languages has no effect without teacher.model: set teacher.model, or remove it")
+        return self
 
 
 class NegativeSettings(_Section):

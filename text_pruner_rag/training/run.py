@@ -219,7 +219,8 @@ def train(config: TrainConfig, *, dry_run: bool = False, config_text: Optional[s
     train_records = _mined(config, train_records, dry_run)
     cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
     if config.teacher.model and not dry_run:
-        train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size)
+        train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size,
+                                              config.teacher.languages)
     if config.teacher.sentence_model:
         train_records = attach_sentence_teacher_scores(train_records, resolve_model_path(config.teacher.sentence_model),
                                                        cache, config.teacher.batch_size)

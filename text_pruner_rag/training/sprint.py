@@ -129,7 +129,8 @@ def pack(config, out: Path, *, max_mib: float = 64.0, dev_fraction: float = 0.1)
     train_records = _mined(config, train_records, dry_run=False)
     if config.teacher.model:
         cache = config.teacher.cache_dir or Path(config.output.dir) / "teacher_cache"
-        train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size)
+        train_records = attach_teacher_scores(train_records, config.teacher.model, cache, config.teacher.batch_size,
+                                              config.teacher.languages)
     tokenizer = _load_tokenizer(resolve_model_path(config.model.init_from))
     encoder = WindowEncoder(tokenizer, config.model.max_length)
     budget = int(max_mib * MIB) - 64 * 1024  # room for the header

@@ -19,7 +19,7 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 from ..data.records import Record
 
@@ -81,12 +81,17 @@ def _read_cache(cache_file: Path, field: str) -> dict:
 
 
 def attach_teacher_scores(records: list[Record], teacher: str, cache_dir: str | Path,
-                          batch_size: int = 32) -> list[Record]:
-    """Fill every passage's ``teacher_score`` from the cache, scoring missing pairs with ``teacher``."""
+                          batch_size: int = 32, languages: Optional[Sequence[str]] = None) -> list[Record]:
+    """Fill every passage's ``teacher_score`` from the cache, scoring missing pairs with ``teacher``.
+
+    With ``languages``, only records of those languages are scored; the others are returned unchanged
+    (no teacher score: the ranking loss falls back to their binary labels).
+    """
     cache_file = _cache_file(cache_dir, teacher)
     cache = {k: float(v) for k, v in _read_cache(cache_file, "score").items()}
+    chosen = [languages is None or r.language in languages for r in records]
     missing = {}
-    for r in records:
+    for r in (r for r, keep in zip(records, chosen) if keep):
         for p in r.passages:
             k = _key(r.query, p.text)
             if k not in cache:
@@ -102,7 +107,7 @@ def attach_teacher_scores(records: list[Record], teacher: str, cache_dir: str | 
                     cache[k] = s
                     handle.write(json.dumps({"key": k, "score": s}) + "\n")
     return [replace(r, passages=[replace(p, teacher_score=cache[_key(r.query, p.text)]) for p in r.passages])
-            for r in records]
+            if keep else r for r, keep in zip(records, chosen)]
 
 
 
