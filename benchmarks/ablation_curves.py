@@ -13,6 +13,10 @@ and ``compression_answerable``) the table gives, per run: the default threshold,
 the share of the gold paragraphs' characters removed there (the other paragraphs not counted), the
 share of all characters removed, the gold-paragraph share removed where answer retention crosses
 0.95 (interpolated along the sweep) and MRR; no embedding row.
+
+Both tables end with each variant's MRR minus the reference's and its 95% interval from a paired
+bootstrap over the queries (``scipy.stats.bootstrap``, 10,000 resamples, BCa), when both reports hold
+the per-query reciprocal ranks (``ranking.pruner.reciprocal_ranks``) of the same queries.
 """
 
 from __future__ import annotations
@@ -35,15 +39,36 @@ def _at(points, compression: np.ndarray, recall: np.ndarray) -> list[str]:
             for p in points]
 
 
-def _row(name: str, report: dict) -> str:
+def mrr_difference(report: dict, reference: dict) -> str:
+    """``"+0.0012 [-0.0040, +0.0061]"``: mean paired difference of reciprocal ranks (variant - reference)
+    with its 95% bootstrap interval; blank when either report lacks per-query reciprocal ranks or the
+    queries differ in number."""
+    from scipy.stats import bootstrap
+
+    ranks = [r.get("ranking", {}).get("pruner", {}).get("reciprocal_ranks") for r in (report, reference)]
+    if any(r is None for r in ranks) or len(ranks[0]) != len(ranks[1]) or report.get("data") != reference.get("data"):
+        return ""
+    pairs = [(a, b) for a, b in zip(*ranks) if a is not None and b is not None]
+    if len(pairs) < 2:
+        return ""
+    diff = np.array([a - b for a, b in pairs])
+    if not diff.any():
+        return "+0.0000 [+0.0000, +0.0000]"
+    interval = bootstrap((diff,), np.mean, n_resamples=10_000, confidence_level=0.95, method="BCa",
+                         random_state=0).confidence_interval
+    return f"{diff.mean():+.4f} [{interval.low:+.4f}, {interval.high:+.4f}]"
+
+
+def _row(name: str, report: dict, reference: dict) -> str:
     compression, recall, rows = _curve(report, "pruner")
     default = min(rows, key=lambda r: abs(r["threshold"] - report["default_threshold"]))
     cells = _at(POINTS, compression, recall) + [f"{rows[0]['mrr']:.3f}", f"{report['default_threshold']:.3f}",
-                                                f"{default['compression']:.3f}", f"{default['recall']:.3f}"]
+                                                f"{default['compression']:.3f}", f"{default['recall']:.3f}",
+                                                mrr_difference(report, reference)]
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
-def _answers_row(name: str, report: dict, retention: float = 0.95) -> str:
+def _answers_row(name: str, report: dict, reference: dict, retention: float = 0.95) -> str:
     rows = sorted((r for r in report["results"] if r["method"] == "pruner"), key=lambda r: r["threshold"])
     default = min(rows, key=lambda r: abs(r["threshold"] - report["default_threshold"]))
     kept = np.array([r["answer_retention"] for r in rows])
@@ -52,7 +77,7 @@ def _answers_row(name: str, report: dict, retention: float = 0.95) -> str:
     at = np.interp(retention, kept[order], gold[order]) if kept.min() <= retention <= kept.max() else None
     cells = [f"{report['default_threshold']:.3f}", f"{default['answer_retention']:.3f}",
              f"{default['compression_answerable']:.3f}", f"{default['compression']:.3f}",
-             "" if at is None else f"{at:.3f}", f"{rows[0]['mrr']:.3f}"]
+             "" if at is None else f"{at:.3f}", f"{rows[0]['mrr']:.3f}", mrr_difference(report, reference)]
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
@@ -64,24 +89,24 @@ def main() -> None:
     parser.add_argument("--answers", action="store_true", help="single-answer table (answer retention and "
                         "gold-paragraph compression) instead of the recall curve")
     args = parser.parse_args()
+    reference = json.load(open(args.reference, encoding="utf-8"))
+    runs = [(args.reference_name, reference)] + [(name, json.load(open(path, encoding="utf-8")))
+                                                 for name, path in (v.split("=", 1) for v in args.variant)]
     if args.answers:
         print("| variant | default threshold | answer retention | gold paragraph removed | all removed "
-              "| gold paragraph removed at retention 0.95 | MRR |")
-        print("|---" * 7 + "|")
-        for name, path in [(args.reference_name, args.reference)] + [v.split("=", 1) for v in args.variant]:
-            print(_answers_row(name, json.load(open(path, encoding="utf-8"))))
+              "| gold paragraph removed at retention 0.95 | MRR | MRR - reference [95% interval] |")
+        print("|---" * 8 + "|")
+        for name, report in runs:
+            print(_answers_row(name, report, reference))
         return
-    reference = json.load(open(args.reference, encoding="utf-8"))
     print("| variant | " + " | ".join(f"recall @{p:.0%} removed" for p in POINTS)
-          + " | MRR | default threshold | removed at default | recall at default |")
-    print("|---" * (len(POINTS) + 5) + "|")
-    print(_row(args.reference_name, reference))
-    for spec in args.variant:
-        name, path = spec.split("=", 1)
-        print(_row(name, json.load(open(path, encoding="utf-8"))))
+          + " | MRR | default threshold | removed at default | recall at default | MRR - reference [95% interval] |")
+    print("|---" * (len(POINTS) + 6) + "|")
+    for name, report in runs:
+        print(_row(name, report, reference))
     compression, recall, rows = _curve(reference, "embedding")
     print("| embedding cosine, same backbone | " + " | ".join(_at(POINTS, compression, recall))
-          + f" | {rows[0]['mrr']:.3f} | | | |")
+          + f" | {rows[0]['mrr']:.3f} | | | | |")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from text_pruner_rag.metrics import reciprocal_ranks
 from text_pruner_rag.evaluation import (
     BM25Selector,
     KeepAllSelector,
@@ -195,6 +196,7 @@ def test_ranking_metrics_hand_computed():
     assert ndcg_at_k([0.9, 0.8, 0.7], [0, 0, 1], k=2) == 0.0
     mrr = mean_reciprocal_rank([[0.9, 0.1], [0.1, 0.9], [0.3]], [[1, 0], [1, 0], [0]])
     assert mrr == {"mrr": 0.75, "n_queries": 2}
+    assert reciprocal_ranks([[0.9, 0.1], [0.1, 0.9], [0.3]], [[1, 0], [1, 0], [0]]) == [1.0, 0.5, None]
     assert mean_ndcg_at_k([[0.9, 0.1]], [[1, 0]], k=5)["ndcg"] == 1.0
 
 
@@ -326,6 +328,7 @@ def test_evaluate_hand_computed_values(minilm_selector):
     # ranking: P1 and P3 both score 0.9, ties are pessimistic -> the gold passage is 2nd
     assert row["mrr"] == pytest.approx(0.5) and row["ndcg@10"] == pytest.approx(1 / math.log2(3))
     assert report["ranking"]["pruner"]["n_ranked_queries"] == 1
+    assert report["ranking"]["pruner"]["reciprocal_ranks"] == [pytest.approx(0.5)]  # per query, for paired tests
 
     keep_all = _row(report, "keep_all", None)
     assert keep_all["recall"] == 1.0 and keep_all["compression"] == 0.0 and keep_all["precision"] == pytest.approx(2 / 9)

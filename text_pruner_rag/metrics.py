@@ -47,6 +47,7 @@ __all__ = [
     "negatives_emptied",
     "normalize_answer",
     "reciprocal_rank",
+    "reciprocal_ranks",
     "sentence_prf",
     "threshold_sweep",
 ]
@@ -341,8 +342,16 @@ def mean_reciprocal_rank(scores_per_query: Sequence[Sequence], relevance_per_que
     Returns:
         dict: ``mrr`` (``None`` when no query qualifies) and ``n_queries``.
     """
-    result = _mean_over_queries([reciprocal_rank(s, r) for s, r in zip(scores_per_query, relevance_per_query)])
+    result = _mean_over_queries(reciprocal_ranks(scores_per_query, relevance_per_query))
     return {"mrr": result["mean"], "n_queries": result["n_queries"]}
+
+
+def reciprocal_ranks(scores_per_query: Sequence[Sequence], relevance_per_query: Sequence[Sequence]) -> list[Optional[float]]:
+    """:func:`reciprocal_rank` of every query, in order (``None`` for a query without a relevant passage).
+
+    Two runs over the same queries give paired lists, so their MRR difference can be tested per query.
+    """
+    return [reciprocal_rank(s, r) for s, r in zip(scores_per_query, relevance_per_query)]
 
 
 def mean_ndcg_at_k(scores_per_query: Sequence[Sequence], relevance_per_query: Sequence[Sequence], k: int = 10) -> dict:

@@ -45,6 +45,7 @@ from ..metrics import (
     f_beta,
     mean_ndcg_at_k,
     mean_reciprocal_rank,
+    reciprocal_ranks,
     sentence_prf,
 )
 from ..policy import PruningPolicy, invalid_thresholds
@@ -422,7 +423,8 @@ def _ranking(queries: list[_Query], run: _Pass, selectors, k: int) -> dict[str, 
     out = {}
     for name, scores in per_method.items():
         mrr, ndcg = mean_reciprocal_rank(scores, relevance), mean_ndcg_at_k(scores, relevance, k)
-        out[name] = RankingFigures(mrr=mrr["mrr"], ndcg=ndcg["ndcg"], n_ranked_queries=mrr["n_queries"], k=k)
+        out[name] = RankingFigures(mrr=mrr["mrr"], ndcg=ndcg["ndcg"], n_ranked_queries=mrr["n_queries"], k=k,
+                                   reciprocal_ranks=reciprocal_ranks(scores, relevance))
     return out
 
 

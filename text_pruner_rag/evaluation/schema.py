@@ -119,14 +119,19 @@ class RankingFigures:
     ndcg: Optional[float]
     n_ranked_queries: int
     k: int = 10
+    reciprocal_ranks: Optional[list[Optional[float]]] = None  # per ranked query, in data order (None: no positive)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mrr": self.mrr, f"ndcg@{self.k}": self.ndcg, "n_ranked_queries": self.n_ranked_queries}
+        out = {"mrr": self.mrr, f"ndcg@{self.k}": self.ndcg, "n_ranked_queries": self.n_ranked_queries}
+        if self.reciprocal_ranks is not None:
+            out["reciprocal_ranks"] = self.reciprocal_ranks
+        return out
 
     @classmethod
     def from_dict(cls, figures: Mapping[str, Any]) -> "RankingFigures":
         key = next(k for k in figures if k.startswith("ndcg@"))
-        return cls(figures["mrr"], figures[key], figures["n_ranked_queries"], int(key.split("@", 1)[1]))
+        return cls(figures["mrr"], figures[key], figures["n_ranked_queries"], int(key.split("@", 1)[1]),
+                   figures.get("reciprocal_ranks"))
 
 
 @dataclass
