@@ -6,13 +6,11 @@ import json
 
 import pytest
 import torch
-import yaml
 
-from text_pruner_rag.records import write_records
 from text_pruner_rag.training.__main__ import main
 from text_pruner_rag.training.interpolate import interpolate_state
 
-from .test_resume import records
+from .test_resume import write_finetune_recipe
 
 
 def test_interpolate_state_mixes_float_weights_and_keeps_integer_buffers():
@@ -79,16 +77,7 @@ def test_interpolate_calibrates_on_the_recipe_dev_records(tmp_path, tiny_model_d
     from text_pruner_rag import TextPruner
 
     _perturbed_copy(tiny_model_dir, tmp_path / "tuned")
-    write_records(records(), tmp_path / "toy.jsonl")
-    recipe = {
-        "model": {"backbone": "unused", "init_from": str(tiny_model_dir), "max_length": 48},
-        "data": {"train": [{"format": "jsonl", "path": str(tmp_path / "toy.jsonl")}],
-                 "dev": [{"format": "jsonl", "path": str(tmp_path / "toy.jsonl"), "limit": 4}], "items": 3},
-        "negatives": {"method": "none"},
-        "evaluation": {"thresholds": [0.01, 0.99], "min_recall": 0.95},
-        "output": {"dir": str(tmp_path / "run")},
-    }
-    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    write_finetune_recipe(tmp_path, tiny_model_dir, evaluation={"thresholds": [0.01, 0.99], "min_recall": 0.95})
     out = tmp_path / "mixed"
     assert main(["interpolate", str(tiny_model_dir), str(tmp_path / "tuned"), str(out), "--weight", "1.0",
                  "--recipe", str(tmp_path / "recipe.yaml")]) == 0

@@ -75,6 +75,23 @@ def write_recipe(folder: Path, name: str, **loss) -> Path:
     return path
 
 
+def write_finetune_recipe(folder: Path, init_from: Path, **sections) -> Path:
+    """``folder/recipe.yaml``: continue ``init_from`` on the toy records (written to ``folder/toy.jsonl``),
+    the first 4 of them as dev; ``sections`` add recipe sections (e.g. ``loss``, ``evaluation``)."""
+    write_records(records(), folder / "toy.jsonl")
+    recipe = {
+        "model": {"backbone": "unused", "init_from": str(init_from), "max_length": 48},
+        "data": {"train": [{"format": "jsonl", "path": str(folder / "toy.jsonl")}],
+                 "dev": [{"format": "jsonl", "path": str(folder / "toy.jsonl"), "limit": 4}], "items": 3},
+        "negatives": {"method": "none"},
+        **sections,
+        "output": {"dir": str(folder / "run")},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def runs(setup):
     whole = train(load_config(write_recipe(setup, "whole")))

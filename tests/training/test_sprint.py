@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
-from text_pruner_rag.records import write_records
 from text_pruner_rag.training.__main__ import main
 from text_pruner_rag.training.sprint import read_pack, read_shards, write_shards
 
-from .test_resume import records
+from .test_resume import write_finetune_recipe
 
 
 def test_shards_respect_the_size_limits_and_carry_hashes(tmp_path):
@@ -48,16 +46,7 @@ def test_read_pack_refuses_other_files(tmp_path):
 def test_sprint_cpu_path_end_to_end(tmp_path, tiny_model_dir):
     from text_pruner_rag import TextPruner
 
-    write_records(records(), tmp_path / "toy.jsonl")
-    recipe = {
-        "model": {"backbone": "unused", "init_from": str(tiny_model_dir), "max_length": 48},
-        "data": {"train": [{"format": "jsonl", "path": str(tmp_path / "toy.jsonl")}],
-                 "dev": [{"format": "jsonl", "path": str(tmp_path / "toy.jsonl"), "limit": 4}], "items": 3},
-        "negatives": {"method": "none"},
-        "loss": {"pruning_unit": "sentence", "sentence_ranking_weight": 1.0},
-        "output": {"dir": str(tmp_path / "run")},
-    }
-    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    write_finetune_recipe(tmp_path, tiny_model_dir, loss={"pruning_unit": "sentence", "sentence_ranking_weight": 1.0})
     pack = tmp_path / "pack.safetensors"
     assert main(["sprint-pack", str(tmp_path / "recipe.yaml"), str(pack), "--max-mib", "1"]) == 0
     meta, tensors = read_pack(pack)
