@@ -324,6 +324,18 @@ def test_source_config_validation():
         iter_source(SourceConfig(format="squad", path="x", options={"max_negative": 2}))
 
 
+def test_source_skip_takes_the_records_after_the_first_ones(raw):
+    source = {"format": "squad", "path": str(raw / "xquad_en" / "*.json"), "language": "en",
+              "options": {"max_negatives": 2}}
+    every = [r.id for r in iter_source(SourceConfig.model_validate({**source, "limit": 9}), seed=3)]
+    later = [r.id for r in iter_source(SourceConfig.model_validate({**source, "skip": 4, "limit": 3}), seed=3)]
+    assert len(every) == 9 and later == every[4:7]
+    rest = [r.id for r in iter_source(SourceConfig.model_validate({**source, "skip": 7, "limit": 9}), seed=3)][:2]
+    assert rest == every[7:9]
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        SourceConfig.model_validate({**source, "skip": -1})
+
+
 def test_prepare_round_trip_and_determinism(raw, tmp_path):
     sources = [
         {"format": "squad", "name": "xquad_en", "path": str(raw / "xquad_en" / "*.json"), "language": "en",

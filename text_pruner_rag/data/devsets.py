@@ -336,9 +336,9 @@ def load_eval_data(
     raw_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     records, described = [], []
     for spec in specs:
-        config, info = _resolve(str(spec), format, raw_dir, language, None if limit is None else skip + limit)
-        source = SourceConfig.model_validate(config)
-        read = list(iter_source(source, seed=seed))[skip:]
+        config, info = _resolve(str(spec), format, raw_dir, language, limit)
+        source = SourceConfig.model_validate({**config, "skip": skip})
+        read = list(iter_source(source, seed=seed))
         records.extend(read)
         described.append({**info, "path": config["path"], "format": source.format, "options": source.options,
                           "skipped_records": skip, "n_records": len(read),

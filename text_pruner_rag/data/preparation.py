@@ -13,6 +13,7 @@ docstring names its data's license, and :func:`prepare` writes the notes next to
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -53,7 +54,9 @@ class SourceConfig(BaseModel):
         description="language for readers that take one (squad, openprovence): one of "
         "text_pruner_rag.chunking.LANGUAGES ('auto', 'en', 'ja'); other readers are English-only",
     )
-    limit: int | None = Field(default=None, ge=0, description="stop after this many records")
+    skip: int = Field(default=0, ge=0, description="leave out the first `skip` records (before `limit` applies), "
+                      "e.g. to train on questions an earlier stage did not use")
+    limit: int | None = Field(default=None, ge=0, description="stop after this many records (after `skip`)")
     options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the reader")
 
     @field_validator("format")
@@ -78,7 +81,10 @@ class SourceConfig(BaseModel):
 def iter_source(
     config: SourceConfig, *, seed: int = 0, on_error: str = "raise", stats: ReadStats | None = None
 ) -> Iterator[Record]:
-    """Records of one :class:`SourceConfig`, read with its reader, language, limit and options.
+    """Records of one :class:`SourceConfig`, read with its reader, language, skip, limit and options.
+
+    ``skip`` leaves out the reader's first records and ``limit`` counts after them: the records are
+    exactly those at positions ``skip`` to ``skip + limit`` of the unskipped read (same seed).
 
     Raises:
         ValueError: an option the reader does not accept, or a language for an English-only reader.
@@ -104,7 +110,9 @@ def iter_source(
         kwargs["source"] = config.source_name
     if "seed" in accepted:
         kwargs.setdefault("seed", seed)
-    return reader(config.path, limit=config.limit, on_error=on_error, stats=stats, **kwargs)
+    limit = None if config.limit is None else config.skip + config.limit
+    records = reader(config.path, limit=limit, on_error=on_error, stats=stats, **kwargs)
+    return itertools.islice(records, config.skip, None) if config.skip else records
 
 
 def prepare(
