@@ -86,6 +86,8 @@ def test_interpolate_calibrates_on_the_recipe_dev_records(tmp_path, tiny_model_d
     record = json.loads((out / "interpolation.json").read_text())
     assert record["calibration"]["min_recall"] == 0.95 and record["calibration"]["dev_queries"] == 4
     assert [row["threshold"] for row in record["calibration"]["table"]] == [0.01, 0.99]
+    prepared = tmp_path / "run" / "data"  # calibration prepares the dev split only
+    assert (prepared / "dev.jsonl").is_file() and not (prepared / "train.jsonl").exists()
 
 
 def test_interpolate_command_needs_a_threshold_source(tmp_path, tiny_model_dir, capsys):

@@ -111,7 +111,7 @@ def interpolate(base: str, tuned: str, out: Path, *, weight: float, recipe: Opti
         from .run import prepare_data
 
         config = load_config(recipe, list(overrides))
-        _, dev_records = prepare_data(config)
+        _, dev_records = prepare_data(config, splits=("dev",))  # calibration reads the dev split only
         if not dev_records:
             raise ValueError(f"recipe {recipe} has no dev records (data.dev) to calibrate the threshold on")
         ev = config.evaluation

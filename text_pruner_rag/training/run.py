@@ -63,11 +63,17 @@ def _with_teacher_column(sources: list[SourceConfig], column: Optional[str]) -> 
             if s.format == "openprovence" else s for s in sources]
 
 
-def prepare_data(config: TrainConfig, *, dry_run: bool = False, force: bool = False) -> tuple[list[Record], list[Record]]:
+def prepare_data(config: TrainConfig, *, dry_run: bool = False, force: bool = False,
+                 splits: tuple[str, ...] = ("train", "dev")) -> tuple[list[Record], list[Record]]:
     """Write (once) and read the unified train/dev JSONL files.
 
     In a dry run, ``dry_run.sources`` (or the first 8 records of every configured source) replace the
-    configured data, and nothing is reused from an earlier run.
+    configured data, and nothing is reused from an earlier run. ``splits`` names the files to prepare
+    and read; a split left out is neither written nor read and comes back empty (calibration needs
+    only ``("dev",)``).
+
+    Raises:
+        ValueError: ``"train"`` is asked for and the recipe gives no training records.
     """
     folder = Path(config.data.prepared_dir or Path(config.output.dir) / "data")
     train_sources = _with_teacher_column(_resolve_sources(config.data.train, config.data.data_dir),
@@ -85,11 +91,14 @@ def prepare_data(config: TrainConfig, *, dry_run: bool = False, force: bool = Fa
     records = {}
     for split, sources in (("train", train_sources), ("dev", dev_sources)):
         path = folder / f"{split}.jsonl"
+        if split not in splits:
+            records[split] = []
+            continue
         if sources and (force or not path.is_file()):
             summary = prepare(sources, path, seed=config.data.seed, on_error=config.data.on_error)
             logger.info("prepared %s: %s", path, json.dumps(summary["sources"]))
         records[split] = load_records(path) if path.is_file() else []
-    if not records["train"]:
+    if "train" in splits and not records["train"]:
         raise ValueError("no training records: configure data.train (or dry_run.sources)")
     return records["train"], records["dev"]
 
