@@ -336,6 +336,15 @@ def test_source_skip_takes_the_records_after_the_first_ones(raw):
         SourceConfig.model_validate({**source, "skip": -1})
 
 
+def test_prepare_counts_the_records_written_after_skip(raw, tmp_path):
+    source = {"format": "squad", "name": "xquad_en", "path": str(raw / "xquad_en" / "*.json"), "language": "en",
+              "skip": 4, "limit": 3, "options": {"max_negatives": 2}}
+    summary = prepare([source], tmp_path / "train.jsonl", seed=3)
+    assert summary["records"] == 3 and summary["sources"]["xquad_en"]["records"] == 3
+    assert summary["sources"]["xquad_en"]["left_out"] == 4
+    assert len((tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+
+
 def test_prepare_round_trip_and_determinism(raw, tmp_path):
     sources = [
         {"format": "squad", "name": "xquad_en", "path": str(raw / "xquad_en" / "*.json"), "language": "en",

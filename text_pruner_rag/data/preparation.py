@@ -135,8 +135,9 @@ def prepare(
         on_error: ``"raise"`` on the first malformed unit or ``"skip"`` and count.
 
     Returns:
-        dict: ``{"output": str, "records": int, "sources": {name: {"records", "passages", "positives",
-        "skipped", "dropped"}}, "duplicate_ids": int}``.
+        dict: ``{"output": str, "records": int, "sources": {name: {"records", "left_out", "passages",
+        "positives", "skipped", "dropped"}}, "duplicate_ids": int}``: ``records`` counts the records
+        written, ``left_out`` the source's ``skip``, ``skipped`` the malformed units.
 
     Raises:
         DataFormatError: a malformed unit with ``on_error="raise"``.
@@ -157,18 +158,21 @@ def prepare(
     try:
         with open(temporary, "w", encoding="utf-8") as handle:
             for config in configs:
-                stats, passages, positives = ReadStats(), 0, 0
+                stats, written, passages, positives = ReadStats(), 0, 0, 0
                 for record in iter_source(config, seed=seed, on_error=on_error, stats=stats):
                     handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+                    written += 1
                     passages += len(record.passages)
                     positives += len(record.positives)
                     key = (record.source, record.id)
                     summary["duplicate_ids"] += key in seen
                     seen.add(key)
-                counts = {**stats.to_dict(), "passages": passages, "positives": positives}
+                # `records` counts what was written: the reader also read the `skip` records left out
+                counts = {**stats.to_dict(), "records": written, "left_out": config.skip,
+                          "passages": passages, "positives": positives}
                 summary["sources"][config.source_name] = counts
-                summary["records"] += stats.records
-                logger.info("%s: %d records, %d passages", config.source_name, stats.records, passages)
+                summary["records"] += written
+                logger.info("%s: %d records, %d passages", config.source_name, written, passages)
         os.replace(temporary, output)
     finally:
         if temporary.exists():
