@@ -59,10 +59,15 @@ def mrr_difference(report: dict, reference: dict) -> str:
     return f"{diff.mean():+.4f} [{interval.low:+.4f}, {interval.high:+.4f}]"
 
 
+def _mrr(rows: list[dict]) -> str:
+    """The MRR cell: blank for a set that ranks nothing (one passage per query, e.g. WikiQA, QED)."""
+    return f"{rows[0]['mrr']:.3f}" if rows[0].get("mrr") is not None else ""
+
+
 def _row(name: str, report: dict, reference: dict) -> str:
     compression, recall, rows = _curve(report, "pruner")
     default = min(rows, key=lambda r: abs(r["threshold"] - report["default_threshold"]))
-    cells = _at(POINTS, compression, recall) + [f"{rows[0]['mrr']:.3f}", f"{report['default_threshold']:.3f}",
+    cells = _at(POINTS, compression, recall) + [_mrr(rows), f"{report['default_threshold']:.3f}",
                                                 f"{default['compression']:.3f}", f"{default['recall']:.3f}",
                                                 mrr_difference(report, reference)]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -77,7 +82,7 @@ def _answers_row(name: str, report: dict, reference: dict, retention: float = 0.
     at = np.interp(retention, kept[order], gold[order]) if kept.min() <= retention <= kept.max() else None
     cells = [f"{report['default_threshold']:.3f}", f"{default['answer_retention']:.3f}",
              f"{default['compression_answerable']:.3f}", f"{default['compression']:.3f}",
-             "" if at is None else f"{at:.3f}", f"{rows[0]['mrr']:.3f}", mrr_difference(report, reference)]
+             "" if at is None else f"{at:.3f}", _mrr(rows), mrr_difference(report, reference)]
     return f"| {name} | " + " | ".join(cells) + " |"
 
 

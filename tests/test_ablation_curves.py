@@ -41,3 +41,15 @@ def test_no_difference_without_paired_ranks(curves):
     assert curves.mrr_difference({"data": "jaquad_dev", "ranking": {"pruner": {"mrr": 0.9}}}, reference) == ""
     assert curves.mrr_difference(_report([1.0, 0.5, 1.0]), reference) == ""  # other queries
     assert curves.mrr_difference(_report([1.0, 0.5], data="cast_dev"), reference) == ""
+
+
+def test_rows_of_a_set_that_ranks_nothing_leave_the_mrr_blank(curves):
+    # WikiQA and QED reports have one passage per query: their rows carry no MRR.
+    rows = [{"method": "pruner", "threshold": t, "compression": c, "compression_answerable": c, "recall": r,
+             "answer_retention": r, "mrr": None} for t, c, r in ((0.05, 0.1, 0.99), (0.5, 0.6, 0.9))]
+    report = {"data": "qed_dev", "default_threshold": 0.05, "results": rows}
+    answers = curves._answers_row("qed", report, report)
+    assert answers.split(" | ")[6] == "" and answers.startswith("| qed | 0.050 | 0.990 | 0.100 |")
+    assert "| 0.050 | 0.100 | 0.990 |" in curves._row("qed", report, report)
+    ranked = {**report, "results": [{**row, "mrr": 0.75} for row in rows]}
+    assert curves._answers_row("qed", ranked, ranked).split(" | ")[6] == "0.750"
