@@ -111,7 +111,7 @@ def main() -> None:
         print(_row(name, report, reference))
     compression, recall, rows = _curve(reference, "embedding")
     print("| embedding cosine, same backbone | " + " | ".join(_at(POINTS, compression, recall))
-          + f" | {rows[0]['mrr']:.3f} | | | | |")
+          + f" | {_mrr(rows)} | | | | |")
 
 
 if __name__ == "__main__":
