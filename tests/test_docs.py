@@ -93,9 +93,11 @@ def _check_index(ns: dict) -> None:
 def _check_japanese(ns: dict) -> None:
     ja, pruner = ns["ja"], ns["pruner"]
     assert pruner.routes == {"ja": "text-pruner-e5-small-ja-en"}
-    assert [round(x.score, 3) for x in ja] == [0.797, 0.078]
-    assert [round(s.probability, 3) for s in ja[1].sentences] == [0.053, 0.052] and ja[1].compression_rate == 0.0
-    assert pruner.prune_many(ns["ja_query"], ns["ja_contexts"], threshold=0.1)[1].pruned_text == ""
+    assert [round(x.score, 3) for x in ja] == [0.924, 0.05]
+    assert [round(s.probability, 3) for s in ja[0].sentences] == [0.547, 0.427, 0.598] and ja[0].compression_rate == 0
+    assert ja[1].pruned_text == "" and ja[1].compression_rate == 1.0
+    stricter = pruner.prune(ns["ja_query"], ns["ja_contexts"][0], threshold=0.5)
+    assert stricter.compression_rate == 0.25 and "1958" not in stricter.pruned_text
 
 
 def _check_token_budget(ns: dict) -> None:
@@ -132,7 +134,7 @@ QUOTED = {  # the figures each page's comments quote: the checks above test thes
     "README.md": ("0.789", "0.3125", "1889. \"", "index=0, score=0.789"),
     "docs/index.md": ("0.789", "0.3125", "start=132, end=163, probability=0.1309...", "(0.015, 0.012)", "score=0.495",
                       "# 0.03:"),
-    "docs/japanese.md": ("[0.797, 0.078]", "[0.053, 0.052]", "'': emptied at 0.1"),
+    "docs/japanese.md": ("[0.924, 0.05]", "[0.547, 0.427, 0.598]", "'': the off-topic", "0.25: the completion"),
 }
 NEEDS = {  # optional extras a page's examples import
     "docs/crossencoder.md": ("langchain_classic", "llama_index.core"),

@@ -204,7 +204,7 @@ def test_embedded_default_routes_japanese_to_the_bilingual_model():
     assert default.routes == {"ja": JAPANESE_MODEL_NAME} and not default.router.route("ja").loaded
     assert TextPruner.from_pretrained(language_routing=False).routes == {}
     alone = TextPruner.from_pretrained(JAPANESE_MODEL_NAME)
-    assert alone.routes == {} and alone.name_or_path == JAPANESE_MODEL_NAME and alone.default_threshold == 0.05
+    assert alone.routes == {} and alone.name_or_path == JAPANESE_MODEL_NAME and alone.default_threshold == 0.15
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         routed = default.prune(JA_QUERY, JAPANESE)
