@@ -22,8 +22,8 @@ Default-selection rule (fixed before the model was measured): the bilingual mode
 the English default only if, on every English dev set, its sentence recall at the English model's
 compression (interpolated over its threshold sweep) is at least the English model's recall minus
 0.005. Otherwise both ship and the default routes Japanese calls to the bilingual model. Holding is
-necessary, not sufficient: the one-default rule in docs/training-sprint.md adds the sentence-level
-targets and the cost, and decides.
+necessary, not sufficient: the one-default rule in docs/training-sprint.md adds sentence-level
+bars on CAsT and JaQuAD and the cost, and decides.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def render(root: Path) -> str:
     argvs = eval_argvs()
     decision = (
         "The rule holds on every English dev set. It is necessary, not sufficient: the one-default rule of "
-        "the project's training docs (training-sprint.md) also asks for the sentence-level targets and a cost of "
+        "the project's training docs (training-sprint.md) also sets sentence-level bars on CAsT and JaQuAD and a cost of "
         "at most 2x the English model per token, and `TextPruner.from_pretrained()` keeps routing each call to "
         "the model of its language until one checkpoint meets them all."
         if holds else
