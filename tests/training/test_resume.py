@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from text_pruner_rag.records import Passage, Record, write_records
 from text_pruner_rag.training.config import load_config
-from text_pruner_rag.training.resume import SittingLog, last_checkpoint, resolve_checkpoint
+from text_pruner_rag.training.resume import SittingLog, last_checkpoint, recipe_fingerprint, resolve_checkpoint
 from text_pruner_rag.training.run import train
 
 TOPICS = [
@@ -153,3 +153,13 @@ def test_sitting_log_records_when_each_sitting_began(tmp_path):
     assert abs((before - first) - timedelta(minutes=90)) < timedelta(seconds=5)
     assert abs((before - second) - timedelta(minutes=6)) < timedelta(seconds=5)
     assert log.totals() == {"sittings": 2, "steps": 40, "hours": 1.6}
+
+
+def test_fingerprint_ignores_options_left_at_their_defaults(tmp_path):
+    path = write_finetune_recipe(tmp_path, tmp_path / "base")
+    plain = recipe_fingerprint(load_config(path))
+    # an option a later version adds, at its default, must not stop an earlier run from resuming
+    assert recipe_fingerprint(load_config(path, ["data.train.0.skip=0"])) == plain
+    assert recipe_fingerprint(load_config(path, ["resume.stop_after_steps=2"])) == plain  # a free section
+    assert recipe_fingerprint(load_config(path, ["data.train.0.skip=1"])) != plain
+    assert recipe_fingerprint(load_config(path, ["loss.ranking_weight=0.25"])) != plain

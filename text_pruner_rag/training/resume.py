@@ -39,8 +39,9 @@ _FREE_SECTIONS = ("resume", "evaluation", "output", "dry_run")
 
 def recipe_fingerprint(config) -> str:
     """SHA-256 (first 16 hex digits) of the recipe without the sections that may change between sittings
-    (``resume``, ``evaluation``, ``output``, ``dry_run``)."""
-    data = config.model_dump(mode="json", exclude=set(_FREE_SECTIONS))
+    (``resume``, ``evaluation``, ``output``, ``dry_run``). Keys left at their defaults are not hashed, so
+    a later version that adds an option (at a default that changes nothing) still resumes the run."""
+    data = config.model_dump(mode="json", exclude=set(_FREE_SECTIONS), exclude_defaults=True)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
